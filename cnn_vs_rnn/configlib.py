@@ -1,0 +1,115 @@
+"""The config skeleton every config shares, its validation and comparison."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import ml_collections
+
+from cnn_vs_rnn.errors import ConfigError
+
+# Keys that change how often a run reports or saves, not what it computes:
+# a run may resume with other values for them.
+RESUMABLE_KEYS = frozenset({
+    'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
+    'max_checkpoints_to_keep'})
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """Fields every config has (DESIGN.md section 2); configs override them."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.num_train_steps = 1000
+  c.log_every_steps = 100
+  c.eval_every_steps = 500
+  c.checkpoint_every_steps = 500
+  c.max_checkpoints_to_keep = 3
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = ''
+
+  c.data = ml_collections.ConfigDict()
+  c.data.name = ''
+  c.data.batch_size = 128
+  # 0 means: the same as batch_size.
+  c.data.eval_batch_size = 0
+  c.data.eval_split = 'test'
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.name = 'adam'
+  c.optim.learning_rate = 1e-3
+  c.optim.schedule = 'constant'
+  c.optim.warmup_steps = 0
+  c.optim.end_learning_rate_factor = 0.0
+  c.optim.momentum = 0.9
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+  c.optim.weight_decay = 0.0
+  # 0 turns clipping off.
+  c.optim.grad_clip_norm = 0.0
+  return c
+
+
+def load_config_file(path: str) -> ml_collections.ConfigDict:
+  """Runs `get_config()` of the config file at `path` (for configs that extend others)."""
+  if not os.path.isfile(path):
+    raise ConfigError(f'config file {path!r} does not exist')
+  name = '_cnn_vs_rnn_config_' + os.path.splitext(os.path.basename(path))[0]
+  spec = importlib.util.spec_from_file_location(name, path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks the fields that have to hold before anything is built."""
+  for key in ('num_train_steps', 'log_every_steps', 'eval_every_steps',
+              'checkpoint_every_steps', 'max_checkpoints_to_keep'):
+    _positive_int(key, config[key])
+  _positive_int('data.batch_size', config.data.batch_size)
+  if config.data.eval_batch_size != 0:
+    _positive_int('data.eval_batch_size', config.data.eval_batch_size)
+  if not config.optim.learning_rate > 0:
+    raise ConfigError(
+        f'optim.learning_rate={config.optim.learning_rate!r} must be > 0')
+  if config.optim.grad_clip_norm < 0:
+    raise ConfigError(
+        f'optim.grad_clip_norm={config.optim.grad_clip_norm!r} must be >= 0 '
+        '(0 turns clipping off)')
+  if config.optim.warmup_steps < 0:
+    raise ConfigError(
+        f'optim.warmup_steps={config.optim.warmup_steps!r} must be >= 0')
+
+
+def _positive_int(key, value):
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    raise ConfigError(f'{key}={value!r} must be a positive integer')
+
+
+def eval_batch_size(config) -> int:
+  return config.data.eval_batch_size or config.data.batch_size
+
+
+def flatten(d, prefix='') -> dict:
+  """{'a': {'b': 1}} -> {'a.b': 1}."""
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(flatten(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+def differing_keys(old: dict, new: dict) -> list[str]:
+  """Keys of two config dicts whose values differ, ignoring RESUMABLE_KEYS."""
+  a, b = flatten(old), flatten(new)
+  keys = sorted(set(a) | set(b))
+  return [k for k in keys
+          if k not in RESUMABLE_KEYS and _normalise(a.get(k)) != _normalise(b.get(k))]
+
+
+def _normalise(v):
+  # JSON turns tuples into lists.
+  return list(v) if isinstance(v, tuple) else v

@@ -1,0 +1,109 @@
+"""Deterministic, checkpointable batching over random-access records.
+
+A split is a dict of NumPy arrays with a shared leading dimension. The train
+stream is the concatenation of per-epoch permutations drawn from
+(seed, epoch), so the batch at a given position is a pure function of
+(seed, position): saving the position is saving the iterator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterator
+
+import numpy as np
+
+Batch = dict[str, np.ndarray]
+
+
+def num_examples(split: dict[str, np.ndarray]) -> int:
+  return len(next(iter(split.values())))
+
+
+def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
+  return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+@dataclasses.dataclass
+class TrainIterator:
+  """Endless shuffled batches; `position` counts the global examples consumed.
+
+  Each process reads its own contiguous slice of every global batch, so with
+  several hosts the union of their slices is the global batch.
+  """
+
+  split: dict[str, np.ndarray]
+  global_batch_size: int
+  seed: int
+  position: int = 0
+  process_index: int = 0
+  process_count: int = 1
+  shuffle: bool = True
+
+  def __post_init__(self):
+    self._n = num_examples(self.split)
+    self._perm_epoch = None
+    self._perm = None
+
+  def _order(self, epoch: int) -> np.ndarray:
+    if self._perm_epoch != epoch:
+      self._perm_epoch = epoch
+      self._perm = (epoch_permutation(self.seed, epoch, self._n)
+                    if self.shuffle else np.arange(self._n))
+    return self._perm
+
+  def global_indices(self, position: int) -> np.ndarray:
+    """Record indices of the global batch that starts at `position`."""
+    positions = position + np.arange(self.global_batch_size)
+    epochs, offsets = np.divmod(positions, self._n)
+    out = np.empty_like(positions)
+    for epoch in np.unique(epochs):
+      sel = epochs == epoch
+      out[sel] = self._order(int(epoch))[offsets[sel]]
+    return out
+
+  def __iter__(self) -> Iterator[Batch]:
+    return self
+
+  def __next__(self) -> Batch:
+    idx = self.global_indices(self.position)
+    per_process = self.global_batch_size // self.process_count
+    idx = idx[self.process_index * per_process:(self.process_index + 1) * per_process]
+    self.position += self.global_batch_size
+    batch = {k: v[idx] for k, v in self.split.items()}
+    batch['weights'] = np.ones(len(idx), np.float32)
+    return batch
+
+  def get_state(self) -> dict:
+    return {'position': int(self.position), 'seed': int(self.seed),
+            'num_examples': int(self._n),
+            'global_batch_size': int(self.global_batch_size)}
+
+  def set_state(self, state: dict) -> None:
+    for key, mine in (('seed', self.seed), ('num_examples', self._n),
+                      ('global_batch_size', self.global_batch_size)):
+      if state[key] != mine:
+        raise ValueError(
+            f'data iterator state has {key}={state[key]}, expected {mine}')
+    self.position = int(state['position'])
+
+
+def eval_batches(split: dict[str, np.ndarray], global_batch_size: int,
+                 process_index: int = 0, process_count: int = 1
+                 ) -> Iterator[Batch]:
+  """Every example exactly once; the last batch is zero-padded with weight 0."""
+  n = num_examples(split)
+  per_process = global_batch_size // process_count
+  for start in range(0, n, global_batch_size):
+    idx = np.arange(start, start + global_batch_size)
+    idx = idx[process_index * per_process:(process_index + 1) * per_process]
+    real = idx < n
+    safe = np.where(real, idx, 0)
+    batch = {k: np.where(_expand(real, v.ndim), v[safe], np.zeros((), v.dtype))
+             for k, v in split.items()}
+    batch['weights'] = real.astype(np.float32)
+    yield batch
+
+
+def _expand(mask: np.ndarray, ndim: int) -> np.ndarray:
+  return mask.reshape(mask.shape + (1,) * (ndim - 1))

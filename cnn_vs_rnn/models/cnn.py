@@ -1,0 +1,59 @@
+"""Convolutional networks over sequences ([B, T, C])."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models.heads import Readout
+
+
+def conv_output_length(length: int, kernel: int, stride: int, padding: int) -> int:
+  return (length + 2 * padding - kernel) // stride + 1
+
+
+class CNN1D(nn.Module):
+  """A plain stack of 1D convolutions with ReLU, then a readout.
+
+  The defaults are the MNIST-1D CNN of Greydanus (2020): three convolutions
+  of 25 channels (kernels 5, 3, 3; stride 2; padding 1) and a linear layer
+  on the flattened features: 5,210 parameters for 40 steps and 10 classes.
+  """
+  num_outputs: int
+  features: Sequence[int] = (25, 25, 25)
+  kernel_sizes: Sequence[int] = (5, 3, 3)
+  strides: Sequence[int] = (2, 2, 2)
+  padding: int = 1
+  pool: str = 'flatten'
+
+  def check_input(self, input_shape):
+    if not (len(self.features) == len(self.kernel_sizes) == len(self.strides)):
+      raise ConfigError(
+          f'model.features={tuple(self.features)}, model.kernel_sizes='
+          f'{tuple(self.kernel_sizes)} and model.strides={tuple(self.strides)} '
+          'must have the same length')
+    if len(input_shape) != 2:
+      raise ConfigError(
+          f'cnn1d takes sequences of shape (T, C), not {tuple(input_shape)}')
+    length = input_shape[0]
+    for i, (k, s) in enumerate(zip(self.kernel_sizes, self.strides)):
+      new = conv_output_length(length, k, s, self.padding)
+      if new < 1:
+        raise ConfigError(
+            f'cnn1d conv layer {i} (kernel {k}, stride {s}, padding '
+            f'{self.padding}) gets length {length} and leaves no output; the '
+            f'input length {input_shape[0]} is too short for '
+            f'kernel_sizes={tuple(self.kernel_sizes)}, strides={tuple(self.strides)}')
+      length = new
+
+  @nn.compact
+  def __call__(self, x_BxTxC, lengths=None, train: bool = False):
+    del lengths, train  # Fixed-length inputs; no dropout or normalisation here.
+    h = x_BxTxC
+    for i, (f, k, s) in enumerate(zip(self.features, self.kernel_sizes, self.strides)):
+      h = nn.Conv(f, (k,), strides=(s,), padding=[(self.padding, self.padding)],
+                  name=f'conv{i}')(h)
+      h = nn.relu(h)
+    return Readout(self.num_outputs, self.pool, name='head')(h)

@@ -1,0 +1,203 @@
+"""Recurrent networks on `flax.linen.scan`: Elman (tanh/ReLU, IRNN), LSTM, GRU.
+
+Per layer and direction, the input projection of every time step is one
+matmul before the scan, and a cell's gates come from one recurrent matmul
+inside it. Equations (PyTorch's conventions, with an input and a recurrent
+bias), x~ = W_x x_t + b_x computed up front:
+
+  Elman: h' = act(x~ + W_h h + b_h)
+  LSTM:  [i f g o] = x~ + W_h h + b_h;  c' = s(f) c + s(i) tanh(g);  h' = s(o) tanh(c')
+  GRU:   [r z n]_x = x~, [r z n]_h = W_h h + b_h;  r = s(r_x + r_h);
+         z = s(z_x + z_h);  n = tanh(n_x + r * n_h);  h' = (1 - z) n + z h
+
+Variable-length batches: steps at t >= length leave the carry unchanged and
+output zeros, so padding never changes the result.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models.heads import Readout, time_mask
+
+Carry = Any
+
+ACTIVATIONS = {'tanh': jnp.tanh, 'relu': nn.relu}
+
+
+def identity_init(key, shape, dtype=jnp.float32):
+  del key
+  return jnp.eye(*shape, dtype=dtype)
+
+
+class ElmanCell(nn.Module):
+  hidden_size: int
+  activation: str = 'tanh'
+  irnn_init: bool = False  # identity recurrent matrix (Le et al. 2015)
+
+  gates = 1
+
+  @nn.compact
+  def __call__(self, h, xproj_BxH):
+    init = identity_init if self.irnn_init else nn.initializers.orthogonal()
+    h_new = ACTIVATIONS[self.activation](
+        xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, name='recurrent')(h))
+    return h_new, h_new
+
+
+class LSTMCell(nn.Module):
+  hidden_size: int
+
+  gates = 4
+
+  @nn.compact
+  def __call__(self, carry, xproj_Bx4H):
+    c, h = carry
+    g = xproj_Bx4H + nn.Dense(4 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
+                              name='recurrent')(h)
+    i, f, u, o = jnp.split(g, 4, axis=-1)
+    c_new = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(u)
+    h_new = nn.sigmoid(o) * jnp.tanh(c_new)
+    return (c_new, h_new), h_new
+
+
+class GRUCell(nn.Module):
+  hidden_size: int
+
+  gates = 3
+
+  @nn.compact
+  def __call__(self, h, xproj_Bx3H):
+    hh = nn.Dense(3 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
+                  name='recurrent')(h)
+    xr, xz, xn = jnp.split(xproj_Bx3H, 3, axis=-1)
+    hr, hz, hn = jnp.split(hh, 3, axis=-1)
+    r = nn.sigmoid(xr + hr)
+    z = nn.sigmoid(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    h_new = (1.0 - z) * n + z * h
+    return h_new, h_new
+
+
+CELLS = {'elman': ElmanCell, 'lstm': LSTMCell, 'gru': GRUCell}
+
+
+def input_bias_init(cell_name: str, hidden_size: int):
+  """LSTM forget-gate bias 1 (Jozefowicz et al. 2015); zeros elsewhere."""
+  if cell_name != 'lstm':
+    return nn.initializers.zeros
+
+  def init(key, shape, dtype=jnp.float32):
+    del key
+    return jnp.zeros(shape, dtype).at[hidden_size:2 * hidden_size].set(1.0)
+  return init
+
+
+def initial_carry(cell_name: str, batch: int, hidden_size: int, dtype) -> Carry:
+  h = jnp.zeros((batch, hidden_size), dtype)
+  return (h, h) if cell_name == 'lstm' else h
+
+
+class _MaskedStep(nn.Module):
+  """One time step of a cell; steps past an example's length are no-ops."""
+  cell_name: str
+  hidden_size: int
+  cell_kwargs: tuple = ()
+
+  @nn.compact
+  def __call__(self, carry, inputs):
+    xproj, valid_B = inputs
+    cell = CELLS[self.cell_name](self.hidden_size, **dict(self.cell_kwargs), name='cell')
+    new_carry, out = cell(carry, xproj)
+    keep = lambda new, old: jnp.where(valid_B[:, None], new, old)
+    carry = jax.tree.map(keep, new_carry, carry)
+    return carry, jnp.where(valid_B[:, None], out, 0.0)
+
+
+def reverse_padded(x_BxTx, lengths_B):
+  """Reverses each sequence within its length; padding stays where it is."""
+  T = x_BxTx.shape[1]
+  t = jnp.arange(T)[None, :]
+  idx = jnp.where(t < lengths_B[:, None], lengths_B[:, None] - 1 - t, t)
+  idx = idx.reshape(idx.shape + (1,) * (x_BxTx.ndim - 2))
+  return jnp.take_along_axis(x_BxTx, idx, axis=1)
+
+
+class Recurrence(nn.Module):
+  """One direction of one layer: [B, T, C] -> outputs [B, T, H], final h [B, H]."""
+  cell_name: str
+  hidden_size: int
+  cell_kwargs: tuple = ()
+  unroll: int = 1
+  remat: bool = False
+
+  @nn.compact
+  def __call__(self, x_BxTxC, lengths_B):
+    B, T, _ = x_BxTxC.shape
+    cell_cls = CELLS[self.cell_name]
+    xproj = nn.Dense(cell_cls.gates * self.hidden_size, name='input',
+                     bias_init=input_bias_init(self.cell_name, self.hidden_size)
+                     )(x_BxTxC)
+    valid_BxT = time_mask(lengths_B, T)
+    step = nn.remat(_MaskedStep) if self.remat else _MaskedStep
+    scan = nn.scan(step, variable_broadcast='params', split_rngs={'params': False},
+                   in_axes=1, out_axes=1, unroll=self.unroll)
+    carry, outputs = scan(self.cell_name, self.hidden_size, self.cell_kwargs, name='scan')(
+        initial_carry(self.cell_name, B, self.hidden_size, xproj.dtype), (xproj, valid_BxT))
+    final_h = carry[1] if self.cell_name == 'lstm' else carry
+    return outputs, final_h
+
+
+class RNN(nn.Module):
+  """Stacked, optionally bidirectional recurrent network with a readout.
+
+  Defaults give a unidirectional one-layer net read out from its last step.
+  """
+  cell: str
+  num_outputs: int
+  hidden_size: int = 64
+  num_layers: int = 1
+  bidirectional: bool = False
+  pool: str = 'last'
+  activation: str = 'tanh'   # Elman only
+  irnn_init: bool = False    # Elman only
+  unroll: int = 1
+  remat: bool = False
+
+  def check_input(self, input_shape):
+    if len(input_shape) != 2:
+      raise ConfigError(
+          f'{self.cell} takes sequences of shape (T, C), not {tuple(input_shape)}')
+    if self.cell != 'elman' and (self.irnn_init or self.activation != 'tanh'):
+      raise ConfigError(
+          f'model.activation and model.irnn_init apply to elman, not {self.cell}')
+    if self.activation not in ACTIVATIONS:
+      raise ConfigError(f'unknown model.activation {self.activation!r}; '
+                        f'valid: {", ".join(ACTIVATIONS)}')
+
+  @nn.compact
+  def __call__(self, x_BxTxC, lengths=None, train: bool = False):
+    del train
+    B, T, _ = x_BxTxC.shape
+    lengths_B = (jnp.full((B,), T, jnp.int32) if lengths is None
+                 else lengths.astype(jnp.int32))
+    cell_kwargs = (('activation', self.activation), ('irnn_init', self.irnn_init)
+                   ) if self.cell == 'elman' else ()
+    direction = functools.partial(Recurrence, self.cell, self.hidden_size,
+                                  cell_kwargs, self.unroll, self.remat)
+    h = x_BxTxC
+    for layer in range(self.num_layers):
+      out, last = direction(name=f'layer{layer}_fwd')(h, lengths_B)
+      if self.bidirectional:
+        rev, last_rev = direction(name=f'layer{layer}_bwd')(
+            reverse_padded(h, lengths_B), lengths_B)
+        out = jnp.concatenate([out, reverse_padded(rev, lengths_B)], axis=-1)
+        last = jnp.concatenate([last, last_rev], axis=-1)
+      h = out
+    return Readout(self.num_outputs, self.pool, name='head')(h, lengths_B, last)

@@ -1,0 +1,357 @@
+"""Training entry point.
+
+  python -m cnn_vs_rnn.train --config configs/NAME.py --workdir DIR [--config.KEY=VALUE ...]
+
+From Python: `train_and_evaluate(config, workdir) -> dict` of final metrics.
+Exit codes: 0 success; 2 usage or config error; 1 failure during the run.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from flax import struct
+from flax.training import train_state
+
+from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
+from cnn_vs_rnn.checkpointing import Checkpointer
+from cnn_vs_rnn.data.pipeline import TrainIterator, eval_batches
+from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, RunError
+from cnn_vs_rnn.metric_writer import MetricWriter, Progress
+
+
+class TrainState(train_state.TrainState):
+  """Step, params, optimizer state, and non-parameter collections (e.g. batch_stats)."""
+  model_state: Any = struct.field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------
+# Pure functions: state creation, one train step, one eval step.
+
+
+def create_train_state(model, tx, input_shape, rng) -> TrainState:
+  x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
+  variables = dict(model.init({'params': rng, 'dropout': rng}, x))
+  params = variables.pop('params')
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                           model_state=variables)
+
+
+def _apply(state, params, batch, train, rng=None):
+  """Model outputs and, when training, the updated non-parameter collections."""
+  variables = {'params': params, **state.model_state}
+  kwargs = dict(lengths=batch.get('lengths'), train=train)
+  if train and state.model_state:
+    return state.apply_fn(variables, batch['inputs'], rngs={'dropout': rng},
+                          mutable=list(state.model_state), **kwargs)
+  rngs = {'dropout': rng} if train else {}
+  return state.apply_fn(variables, batch['inputs'], rngs=rngs, **kwargs), state.model_state
+
+
+def train_step(state: TrainState, batch, rng, *, task):
+  """One optimizer update; the step's randomness is fold_in(rng, step)."""
+  rng = jax.random.fold_in(rng, state.step)
+
+  def loss_fn(params):
+    outputs, model_state = _apply(state, params, batch, True, rng)
+    loss, sums = tasks.loss_and_sums(task, outputs, batch)
+    return loss, (sums, model_state)
+
+  (loss, (sums, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+      state.params)
+  state = state.apply_gradients(grads=grads, model_state=model_state)
+  return state, {'loss': loss, 'grad_norm': optax.global_norm(grads), 'sums': sums}
+
+
+def eval_step(state: TrainState, batch, *, task):
+  """Weighted metric sums of one (possibly padded) batch."""
+  outputs, _ = _apply(state, state.params, batch, False)
+  return tasks.loss_and_sums(task, outputs, batch)[1]
+
+
+def all_finite(tree) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+# ---------------------------------------------------------------------------
+# The run.
+
+
+def _package_versions() -> dict:
+  out = {'python': platform.python_version()}
+  for name in ('cnn_vs_rnn', 'jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint',
+               'tensorflow-datasets', 'ml-collections', 'numpy'):
+    try:
+      out[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      pass
+  return out
+
+
+def _git_commit() -> str | None:
+  here = os.path.dirname(os.path.abspath(__file__))
+  try:
+    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=here, capture_output=True,
+                            text=True, timeout=5, check=True).stdout.strip()
+    dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'],
+                           cwd=here, capture_output=True, text=True, timeout=5).stdout
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return commit + ('-dirty' if dirty.strip() else '')
+
+
+def check_workdir(config, workdir: str) -> bool:
+  """Raises unless `workdir` is new or holds a run of the same config; True if it holds one."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ConfigError(f'workdir {workdir!r} is a file; pass a directory (new or from '
+                      'a run of the same config)')
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.exists(path):
+    return False
+  with open(path) as f:
+    old = json.load(f)['config']
+  new = config.to_dict()
+  diff = configlib.differing_keys(old, new)
+  if diff:
+    a, b = configlib.flatten(old), configlib.flatten(new)
+    shown = ', '.join(f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in diff[:6])
+    more = f' and {len(diff) - 6} more' if len(diff) > 6 else ''
+    raise ConfigError(f'workdir {workdir!r} holds a run of another config ({shown}{more}); '
+                      'use a new workdir or the same config')
+  return True
+
+
+def write_run_record(config, workdir: str) -> None:
+  """config.json: the resolved config, package versions, git commit, devices."""
+  os.makedirs(workdir, exist_ok=True)
+  record = {'config': config.to_dict(), 'versions': _package_versions(),
+            'git_commit': _git_commit(), 'devices': [str(d) for d in jax.devices()],
+            'process_count': jax.process_count()}
+  path = os.path.join(workdir, 'config.json')
+  with open(path + '.tmp', 'w') as f:
+    json.dump(record, f, indent=2, sort_keys=True)
+  os.replace(path + '.tmp', path)
+
+
+def _is_multiple(step: int, every: int) -> bool:
+  return step % every == 0
+
+
+def evaluate(p_eval_step, state, split, batch_size, mesh) -> dict:
+  """Metric means over every example of `split` exactly once."""
+  total = None
+  for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
+    sums = p_eval_step(state, parallel.shard_batch(batch, mesh))
+    total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+  return tasks.means(jax.device_get(total))
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       devices=None) -> dict:
+  """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics."""
+  configlib.validate(config)
+  mesh = parallel.make_mesh(devices)
+  parallel.check_batch_size('data.batch_size', config.data.batch_size, mesh)
+  eval_bs = configlib.eval_batch_size(config)
+  parallel.check_batch_size('data.eval_batch_size', eval_bs, mesh)
+  tx = optim.make_optimizer(config.optim, config.num_train_steps)
+  resuming = check_workdir(config, workdir)
+  dataset = data.load(config.data)
+  model = models.build(config.model, dataset.spec)
+  task = tasks.get(dataset.spec.task)
+  if not resuming and jax.process_index() == 0:
+    write_run_record(config, workdir)
+
+  repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
+  init = jax.jit(functools.partial(create_train_state, model, tx, dataset.spec.input_shape),
+                 out_shardings=repl)
+  abstract_state = jax.eval_shape(init, init_rng)
+  abstract_state = jax.tree.map(
+      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=repl), abstract_state)
+
+  ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
+  train_iter = TrainIterator(dataset.split('train'), config.data.batch_size, config.seed,
+                             process_index=jax.process_index(),
+                             process_count=jax.process_count())
+  restored = ckpt.restore_latest(abstract_state)
+  if restored is None:
+    state, start_step = init(init_rng), 0
+  else:
+    state, data_state, start_step = restored
+    train_iter.set_state(data_state)
+    print(f'Resuming from step {start_step} (data position {train_iter.position}).')
+
+  num_params = models.count_params(state.params)
+  print(f'Model {config.model.name!r} on {config.data.name!r} '
+        f'({dataset.spec.task}, input {dataset.spec.input_shape}), '
+        f'{mesh.devices.size} device(s):\n{models.summary(state.params)}', flush=True)
+
+  p_train_step = jax.jit(functools.partial(train_step, task=task),
+                         in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+                         donate_argnums=0)
+  p_eval_step = jax.jit(functools.partial(eval_step, task=task),
+                        in_shardings=(repl, batch_sh), out_shardings=repl)
+  p_all_finite = jax.jit(all_finite)
+  lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
+  eval_split = dataset.split(config.data.eval_split)
+
+  writer = MetricWriter(workdir, resume_step=start_step)
+  progress = Progress(start_step, config.num_train_steps)
+  window: dict[str, float] = {}
+  pending = []  # (step, device metrics) dispatched but not yet checked.
+  eval_metrics = None
+
+  def drain():
+    """Fetches pending step metrics, checks them, adds them to the log window."""
+    for step, m in pending:
+      m = jax.device_get(m)
+      loss, gnorm = float(m['loss']), float(m['grad_norm'])
+      if not (np.isfinite(loss) and np.isfinite(gnorm)):
+        raise NonFiniteLossError(step, loss if not np.isfinite(loss) else f'{loss} '
+                                 f'with grad_norm={gnorm}')
+      for k, v in m['sums'].items():
+        window[k] = window.get(k, 0.0) + float(v)
+    pending.clear()
+
+  def save(step):
+    drain()
+    if not bool(p_all_finite(state.params)):
+      raise NonFiniteLossError(step, 'finite, but the parameters are not')
+    ckpt.save(step, state, train_iter.get_state())
+
+  try:
+    for step in range(start_step + 1, config.num_train_steps + 1):
+      batch = parallel.shard_batch(next(train_iter), mesh)
+      state, metrics = p_train_step(state, batch, train_rng)
+      # Check step N-1 only once step N is dispatched: no host sync in the loop.
+      drain()
+      pending.append((step, metrics))
+      is_last = step == config.num_train_steps
+      if _is_multiple(step, config.log_every_steps) or is_last:
+        drain()
+        train_metrics = {f'train/{k}': v for k, v in tasks.means(window).items()}
+        train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
+        window.clear()
+        writer.write(step, train_metrics)
+        print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
+      if _is_multiple(step, config.eval_every_steps) or is_last:
+        drain()
+        eval_metrics = evaluate(p_eval_step, state, eval_split, eval_bs, mesh)
+        eval_metrics = {f'eval/{k}': v for k, v in eval_metrics.items()}
+        writer.write(step, eval_metrics)
+        print(f'eval at step {step}: ' + ', '.join(
+            f'{k} {v:.4f}' for k, v in eval_metrics.items()), flush=True)
+      if _is_multiple(step, config.checkpoint_every_steps) or is_last:
+        save(step)
+    drain()
+    if eval_metrics is None:  # Resumed from the final checkpoint: evaluate it.
+      eval_metrics = {f'eval/{k}': v for k, v in
+                      evaluate(p_eval_step, state, eval_split, eval_bs, mesh).items()}
+  finally:
+    ckpt.close()
+    writer.close()
+
+  final = {'step': int(config.num_train_steps), **eval_metrics, 'num_params': num_params}
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'final_metrics.json'), 'w') as f:
+      json.dump(final, f, indent=2)
+  return final
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+
+
+def _define_flags():
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  config_flag = config_flags.DEFINE_config_file(
+      'config', None, 'Path to a config file (configs/NAME.py).', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and logs.')
+  return flags.FLAGS, config_flag
+
+
+def _parse(argv, flag_values, config_flag):
+  """Parses flags; every usage error becomes one ConfigError line."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    flag_values(argv)
+  except flags.Error as e:
+    msg = str(e)
+    if msg.startswith('flag --config.'):
+      raise ConfigError(_type_error_message(msg, argv)) from None
+    raise ConfigError(msg.splitlines()[0]) from None
+  except AttributeError as e:  # An override of a key the config does not have.
+    raise ConfigError('unknown config key ' + ' '.join(str(e).split())) from None
+  config = config_flag.value
+  if config is None:
+    raise ConfigError('--config is required: --config configs/NAME.py')
+  if not isinstance(config, ml_collections.ConfigDict):
+    path = flag_values['config'].config_filename
+    try:
+      config.seed  # _ErrorConfig raises what loading the file raised.
+    except FileNotFoundError:
+      raise ConfigError(f'config file {path!r} does not exist; pass a file such as '
+                        'configs/default.py') from None
+    except Exception as e:  # pylint: disable=broad-except
+      raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
+                        f'{str(e).splitlines()[0] if str(e) else ""}') from None
+  if not flag_values.workdir:
+    raise ConfigError('--workdir is required: --workdir DIR')
+  return config, flag_values.workdir
+
+
+def _type_error_message(msg: str, argv) -> str:
+  """'flag --config.seed=abc: invalid literal ...' -> which type the key wants."""
+  head = msg.split(':', 1)[0][len('flag --config.'):]
+  key, _, value = head.partition('=')
+  config_path = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None)
+  if config_path is None and '--config' in argv:
+    config_path = argv[argv.index('--config') + 1]
+  want = None
+  if config_path:
+    try:
+      node = configlib.load_config_file(config_path)
+      for part in key.split('.'):
+        node = node[part]
+      want = type(node).__name__
+    except Exception:  # pylint: disable=broad-except
+      pass
+  expected = f'expected a value of type {want}' if want else msg.split(':', 1)[-1].strip()
+  return f'--config.{key}={value!r} has the wrong type: {expected}'
+
+
+def main(argv=None) -> int:
+  argv = list(sys.argv if argv is None else argv)
+  flag_values, config_flag = _define_flags()
+  try:
+    config, workdir = _parse(argv, flag_values, config_flag)
+    parallel.maybe_initialize_distributed()
+    start = time.perf_counter()
+    final = train_and_evaluate(config, workdir)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except RunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
