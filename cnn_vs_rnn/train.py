@@ -61,19 +61,20 @@ def _apply(state, params, batch, train, rng=None):
   return state.apply_fn(variables, batch['inputs'], rngs=rngs, **kwargs), state.model_state
 
 
+def loss_fn(params, state: TrainState, batch, rng, *, task):
+  """Training loss of `params` on `batch`, with (metric sums, new model state)."""
+  outputs, model_state = _apply(state, params, batch, True, rng)
+  loss, sums = tasks.loss_and_sums(task, outputs, batch)
+  return loss, (sums, model_state)
+
+
 def train_step(state: TrainState, batch, rng, *, task):
   """One optimizer update; the step's randomness is fold_in(rng, step)."""
   rng = jax.random.fold_in(rng, state.step)
-
-  def loss_fn(params):
-    outputs, model_state = _apply(state, params, batch, True, rng)
-    loss, sums = tasks.loss_and_sums(task, outputs, batch)
-    return loss, (sums, model_state)
-
-  (loss, (sums, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-      state.params)
+  grad_fn = jax.value_and_grad(functools.partial(loss_fn, task=task), has_aux=True)
+  (loss, (sums, model_state)), grads = grad_fn(state.params, state, batch, rng)
   state = state.apply_gradients(grads=grads, model_state=model_state)
-  return state, {'loss': loss, 'grad_norm': optax.global_norm(grads), 'sums': sums}
+  return state, {'loss': loss, 'grad_norm': optax.tree.norm(grads), 'sums': sums}
 
 
 def eval_step(state: TrainState, batch, *, task):

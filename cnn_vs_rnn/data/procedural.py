@@ -29,6 +29,8 @@ class Mnist1d(tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=('x', 'label'),
         homepage='https://github.com/greydanus/mnist1d',
+        # Keep the generator's order: record i is the reference's example i.
+        disable_shuffling=True,
     )
 
   def _split_generators(self, dl_manager):

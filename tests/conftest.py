@@ -1,0 +1,43 @@
+"""Test setup: 4 fake CPU devices and a private TFDS data directory.
+
+Both must be set before jax or tensorflow_datasets are imported.
+"""
+
+import os
+import tempfile
+
+os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
+                           ' --xla_force_host_platform_device_count=4').strip()
+os.environ.setdefault('JAX_PLATFORMS', 'cpu')
+os.environ.setdefault('TFDS_DATA_DIR', tempfile.mkdtemp(prefix='cnn_vs_rnn_tfds_'))
+
+import glob  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIG_DIR = os.path.join(REPO, 'configs')
+
+
+def config_paths():
+  return sorted(glob.glob(os.path.join(CONFIG_DIR, '*.py')))
+
+
+def tiny(config, steps=4, every=2, batch_size=8):
+  """A copy of `config` shrunk to a few steps (batch divisible by 4 devices)."""
+  config = config.copy_and_resolve_references()
+  config.num_train_steps = steps
+  config.log_every_steps = every
+  config.eval_every_steps = every
+  config.checkpoint_every_steps = every
+  config.data.batch_size = batch_size
+  config.data.eval_batch_size = 200
+  return config
+
+
+@pytest.fixture(scope='session')
+def mnist1d():
+  """MNIST-1D generated once into the session's TFDS_DATA_DIR."""
+  from cnn_vs_rnn import data  # pylint: disable=g-import-not-at-top
+  from cnn_vs_rnn.configlib import load_config_file  # pylint: disable=g-import-not-at-top
+  return data.load(load_config_file(os.path.join(CONFIG_DIR, 'mnist1d_cnn.py')).data)

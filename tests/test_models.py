@@ -1,0 +1,141 @@
+"""Models against plain NumPy unrolls of their equations, and registry checks."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from cnn_vs_rnn import models
+from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models.rnn import RNN, Recurrence
+
+B, T, C, H = 3, 7, 4, 5
+
+
+def sigmoid(x):
+  return 1.0 / (1.0 + np.exp(-x))
+
+
+def numpy_unroll(cell, p, x_BxTxC, lengths_B):
+  """Step-by-step NumPy reference; steps past an example's length are skipped."""
+  Wx, bx = p['input']['kernel'], p['input']['bias']
+  Wh, bh = p['scan']['cell']['recurrent']['kernel'], p['scan']['cell']['recurrent']['bias']
+  h = np.zeros((x_BxTxC.shape[0], H))
+  c = np.zeros_like(h)
+  outs = np.zeros((x_BxTxC.shape[0], x_BxTxC.shape[1], H))
+  for t in range(x_BxTxC.shape[1]):
+    x = x_BxTxC[:, t]
+    if cell == 'gru':
+      gx, gh = x @ Wx + bx, h @ Wh + bh
+      r = sigmoid(gx[:, :H] + gh[:, :H])
+      z = sigmoid(gx[:, H:2 * H] + gh[:, H:2 * H])
+      n = np.tanh(gx[:, 2 * H:] + r * gh[:, 2 * H:])
+      h_new, c_new = (1 - z) * n + z * h, c
+    elif cell == 'lstm':
+      g = x @ Wx + bx + h @ Wh + bh
+      i, f, u, o = (g[:, k * H:(k + 1) * H] for k in range(4))
+      c_new = sigmoid(f) * c + sigmoid(i) * np.tanh(u)
+      h_new = sigmoid(o) * np.tanh(c_new)
+    else:  # elman, tanh
+      h_new, c_new = np.tanh(x @ Wx + bx + h @ Wh + bh), c
+    valid = (t < lengths_B)[:, None]
+    h, c = np.where(valid, h_new, h), np.where(valid, c_new, c)
+    outs[:, t] = np.where(valid, h, 0.0)
+  return outs, h
+
+
+def random_params(params, seed):
+  leaves, treedef = jax.tree.flatten(params)
+  rng = np.random.default_rng(seed)
+  return jax.tree.unflatten(treedef, [rng.normal(0, 0.5, l.shape).astype(np.float32)
+                                      for l in leaves])
+
+
+@pytest.mark.parametrize('cell', ['elman', 'lstm', 'gru'])
+def test_cell_matches_numpy_equations(cell):
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  lengths = np.array([T, 4, 1])
+  layer = Recurrence(cell, H)
+  params = layer.init(jax.random.key(0), x, jnp.asarray(lengths))['params']
+  params = random_params(params, 1)
+  out, last = layer.apply({'params': params}, x, jnp.asarray(lengths))
+  ref_out, ref_last = numpy_unroll(cell, jax.tree.map(np.float64, params), x, lengths)
+  np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(last, ref_last, rtol=1e-5, atol=1e-5)
+
+
+def test_lstm_forget_bias_starts_at_one():
+  params = Recurrence('lstm', H).init(jax.random.key(0), jnp.zeros((1, 2, C)),
+                                      jnp.array([2]))['params']
+  np.testing.assert_array_equal(params['input']['bias'][H:2 * H], 1.0)
+  np.testing.assert_array_equal(params['input']['bias'][:H], 0.0)
+
+
+def test_irnn_init_is_identity():
+  model = RNN('elman', 10, hidden_size=H, activation='relu', irnn_init=True)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 2, C)))['params']
+  np.testing.assert_array_equal(
+      params['layer0_fwd']['scan']['cell']['recurrent']['kernel'], np.eye(H))
+
+
+@pytest.mark.parametrize('cell', ['lstm', 'gru'])
+def test_padding_does_not_change_results(cell):
+  rng = np.random.default_rng(2)
+  model = RNN(cell, 6, hidden_size=H, num_layers=2, bidirectional=True, pool='mean')
+  lengths = np.array([T, 3, 5])
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
+  params = model.init(jax.random.key(0), x)
+  batched = model.apply(params, x_noise, lengths=jnp.asarray(lengths))
+  for b in range(B):
+    alone = model.apply(params, x[b:b + 1, :lengths[b]])
+    np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
+
+
+def test_bidirectional_is_forward_plus_reversed_backward():
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  lengths = np.array([T, 2, 5])
+  model = RNN('gru', 6, hidden_size=H, bidirectional=True, pool='none')
+  variables = model.init(jax.random.key(0), x)
+  p = jax.tree.map(np.float64, variables['params'])
+  fwd, _ = numpy_unroll('gru', p['layer0_fwd'], x, lengths)
+  bwd = np.zeros_like(fwd)
+  for b in range(B):
+    L = lengths[b]
+    rev, _ = numpy_unroll('gru', p['layer0_bwd'], x[b:b + 1, :L][:, ::-1], np.array([L]))
+    bwd[b, :L] = rev[0, ::-1]
+  feats = np.concatenate([fwd, bwd], -1)
+  want = feats @ p['head']['out']['kernel'] + p['head']['out']['bias']
+  got = model.apply(variables, x, lengths=jnp.asarray(lengths))
+  mask = (np.arange(T)[None, :] < lengths[:, None])[..., None]
+  np.testing.assert_allclose(np.where(mask, got, 0), np.where(mask, want, 0),
+                             rtol=1e-5, atol=1e-5)
+
+
+SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
+
+
+@pytest.mark.parametrize('cfg,count', [
+    # The MNIST-1D reference models' published sizes (Greydanus 2020).
+    (dict(name='cnn1d'), 5210),
+    (dict(name='gru', hidden_size=6, bidirectional=True, pool='flatten'), 5134),
+])
+def test_reference_parameter_counts(cfg, count):
+  model = models.build(ml_collections.ConfigDict(cfg), SPEC)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 40, 1)))['params']
+  assert models.count_params(params) == count
+
+
+@pytest.mark.parametrize('cfg,message', [
+    (dict(name='transformer'), "unknown model 'transformer'; valid: cnn1d, elman, gru, lstm"),
+    (dict(name='gru', kernel_sizes=(3,)), "model 'gru' has no field(s) kernel_sizes"),
+    (dict(name='cnn1d', strides=(8, 8, 8), padding=0), 'leaves no output'),
+    (dict(name='gru', pool='median'), "unknown model.pool 'median'"),
+])
+def test_bad_model_configs(cfg, message):
+  with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):
+    models.build(ml_collections.ConfigDict(cfg), SPEC)
