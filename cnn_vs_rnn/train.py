@@ -296,24 +296,43 @@ def _parse(argv, flag_values, config_flag):
     if msg.startswith('flag --config.'):
       raise ConfigError(_type_error_message(msg, argv)) from None
     raise ConfigError(msg.splitlines()[0]) from None
-  except AttributeError as e:  # An override of a key the config does not have.
-    raise ConfigError('unknown config key ' + ' '.join(str(e).split())) from None
+  except (AttributeError, KeyError) as e:  # An override of a key the config lacks.
+    raise ConfigError(_unknown_key_message(e, argv)) from None
+  except Exception as e:  # pylint: disable=broad-except
+    # Loading the config file itself failed (a syntax error, an import error...).
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ''
+    raise ConfigError(f'the config file failed to load: {type(e).__name__}: {first}') from None
   config = config_flag.value
   if config is None:
     raise ConfigError('--config is required: --config configs/NAME.py')
   if not isinstance(config, ml_collections.ConfigDict):
     path = flag_values['config'].config_filename
+    if not os.path.isfile(path.split(':', 1)[0]) and not os.path.isfile(path):
+      raise ConfigError(f'config file {path!r} does not exist; pass a file such as '
+                        'configs/default.py')
     try:
       config.seed  # _ErrorConfig raises what loading the file raised.
-    except FileNotFoundError:
-      raise ConfigError(f'config file {path!r} does not exist; pass a file such as '
-                        'configs/default.py') from None
     except Exception as e:  # pylint: disable=broad-except
+      while e.__cause__ is not None or e.__context__ is not None:
+        e = e.__cause__ or e.__context__
+      first = str(e).strip().splitlines()[0] if str(e).strip() else ''
       raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
-                        f'{str(e).splitlines()[0] if str(e) else ""}') from None
+                        f'{first}') from None
   if not flag_values.workdir:
     raise ConfigError('--workdir is required: --workdir DIR')
   return config, flag_values.workdir
+
+
+def _unknown_key_message(error, argv) -> str:
+  while error.args and isinstance(error.args[0], BaseException):
+    error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError.
+  lines = str(error.args[0] if error.args else error).splitlines()
+  name = lines[0].strip().strip("'")
+  overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv
+               if a.startswith('--config.')]
+  key = next((o for o in overrides if o.split('.')[-1] == name), name)
+  hint = ' '.join(l.strip() for l in lines[1:])
+  return f'unknown config key {key!r}' + (f'. {hint}' if hint else '')
 
 
 def _type_error_message(msg: str, argv) -> str:
