@@ -28,6 +28,8 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.model = ml_collections.ConfigDict()
   c.model.name = ''
+  # > 0: scale the model's widths to about this many parameters (models/sizing.py).
+  c.model.param_budget = 0
 
   c.data = ml_collections.ConfigDict()
   c.data.name = ''
@@ -111,5 +113,5 @@ def differing_keys(old: dict, new: dict) -> list[str]:
 
 
 def _normalise(v):
-  # JSON turns tuples into lists.
-  return list(v) if isinstance(v, tuple) else v
+  # JSON turns tuples into lists, nested ones too (e.g. model.blocks).
+  return [_normalise(x) for x in v] if isinstance(v, (tuple, list)) else v

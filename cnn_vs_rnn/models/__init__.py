@@ -5,7 +5,10 @@ as `model.apply(variables, inputs, lengths=None, train=False)`:
   inputs  [B, T, C] for sequences ([B, H, W, C] for images),
   lengths [B] int (optional) for variable-length sequences,
   returns [B, num_outputs], or [B, T, num_outputs] for per-step tasks.
-The other keys of `config.model` are the module's fields.
+The other keys of `config.model` are the module's fields, except
+`embed_dim`: for token inputs (a dataset with a vocabulary) the model is
+wrapped in `Embedded`, which feeds it learned embeddings of that size, or
+one-hot vectors when `embed_dim` is 0.
 """
 
 from __future__ import annotations
@@ -19,14 +22,24 @@ import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError, choose
 from cnn_vs_rnn.models.cnn import CNN1D
+from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
+from cnn_vs_rnn.models import sizing
 from cnn_vs_rnn.models.heads import POOLS
+from cnn_vs_rnn.models.lru import LRUNet
 from cnn_vs_rnn.models.rnn import RNN
+from cnn_vs_rnn.models.tcn import TCN
 
 MODELS = {
     'cnn1d': CNN1D,
+    'cnn2d': ConvStack2D,
+    'lenet': LeNet,
+    'vgg': VGG,
+    'resnet': PreActResNet,
     'elman': functools.partial(RNN, cell='elman'),
     'lstm': functools.partial(RNN, cell='lstm'),
     'gru': functools.partial(RNN, cell='gru'),
+    'tcn': TCN,
+    'lru': LRUNet,
 }
 
 _NOT_FIELDS = {'name', 'parent'}
@@ -39,24 +52,69 @@ def field_names(factory) -> list[str]:
                 if f.name not in _NOT_FIELDS | fixed | {'num_outputs'})
 
 
+_NOT_MODULE_KEYS = ('name', 'embed_dim', 'param_budget')
+
+
 def build(model_config, spec) -> nn.Module:
-  """The model `config.model.name` with the config's fields, sized for `spec`."""
-  factory = choose('model', model_config.name, MODELS)
-  kwargs = {k: v for k, v in model_config.items() if k != 'name'}
+  """The model `config.model.name` with the config's fields, sized for `spec`.
+
+  With `config.model.param_budget > 0`, the family's width fields are
+  scaled together to land within 5% of that many parameters (models/sizing.py).
+  """
+  name = model_config.name
+  factory = choose('model', name, MODELS)
+  kwargs = {k: v for k, v in model_config.items() if k not in _NOT_MODULE_KEYS}
   valid = field_names(factory)
   unknown = sorted(set(kwargs) - set(valid))
   if unknown:
-    raise ConfigError(
-        f'model {model_config.name!r} has no field(s) {", ".join(unknown)}; '
-        f'valid: {", ".join(valid)}')
+    raise ConfigError(f'model {name!r} has no field(s) {", ".join(unknown)}; '
+                      f'valid: {", ".join(valid)}')
   if 'pool' in kwargs and kwargs['pool'] not in POOLS:
     raise ConfigError(f'unknown model.pool {kwargs["pool"]!r}; valid: {", ".join(POOLS)}')
   if spec.per_step:
     kwargs['pool'] = 'none'
-  model = factory(num_outputs=spec.num_outputs, **kwargs)
-  model.check_input(spec.input_shape)
-  check_fits(model, model_config.name, spec)
+  embed_dim = model_config.get('embed_dim', 0)
+  budget = model_config.get('param_budget', 0)
+  if budget:
+    defaults = factory(num_outputs=spec.num_outputs, **kwargs)
+    widths = (defaults.sizing_widths() if hasattr(defaults, 'sizing_widths') else
+              {f: getattr(defaults, f) for f in sizing.WIDTH_FIELDS.get(name, ())})
+    multiple = kwargs.get('norm_groups', 1) if kwargs.get('norm') == 'group' else 1
+    count = lambda w: param_count(_make(factory, {**kwargs, **w}, spec, embed_dim), spec)
+    kwargs.update(sizing.fit_widths(name, widths, count, budget, multiple))
+  model = _make(factory, kwargs, spec, embed_dim)
+  backbone = model.backbone if isinstance(model, Embedded) else model
+  backbone.check_input(tuple(spec.input_shape) + ((embed_dim or spec.vocab_size,)
+                                                  if spec.vocab_size else ()))
+  check_fits(model, name, spec)
   return model
+
+
+def _make(factory, kwargs: dict, spec, embed_dim: int) -> nn.Module:
+  model = factory(num_outputs=spec.num_outputs, **kwargs)
+  return Embedded(spec.vocab_size, embed_dim, model) if spec.vocab_size else model
+
+
+def param_count(model: nn.Module, spec) -> int:
+  """Parameters of `model` on inputs of `spec`, from shapes only (nothing is allocated)."""
+  x = jax.ShapeDtypeStruct((1,) + tuple(spec.input_shape), spec.input_dtype)
+  shapes = jax.eval_shape(lambda x: model.init(jax.random.key(0), x), x)
+  return count_params(shapes['params'])
+
+
+class Embedded(nn.Module):
+  """Token ids [B, T] -> embeddings [B, T, D] (one-hot if embed_dim is 0) -> backbone."""
+  vocab_size: int
+  embed_dim: int
+  backbone: nn.Module
+
+  @nn.compact
+  def __call__(self, tokens_BxT, lengths=None, train: bool = False):
+    if self.embed_dim:
+      x_BxTxD = nn.Embed(self.vocab_size, self.embed_dim, name='embed')(tokens_BxT)
+    else:
+      x_BxTxD = jax.nn.one_hot(tokens_BxT, self.vocab_size, dtype=jnp.float32)
+    return self.backbone(x_BxTxD, lengths=lengths, train=train)
 
 
 def expected_output_shape(spec, batch: int) -> tuple[int, ...]:
@@ -66,7 +124,7 @@ def expected_output_shape(spec, batch: int) -> tuple[int, ...]:
 
 def check_fits(model: nn.Module, name: str, spec) -> None:
   """Raises a ConfigError unless the model maps the data's shape to its outputs."""
-  x = jax.ShapeDtypeStruct((2,) + tuple(spec.input_shape), jnp.float32)
+  x = jax.ShapeDtypeStruct((2,) + tuple(spec.input_shape), spec.input_dtype)
   try:
     out = jax.eval_shape(
         lambda x: model.init_with_output(jax.random.key(0), x)[0], x)

@@ -105,15 +105,21 @@ def initial_carry(cell_name: str, batch: int, hidden_size: int, dtype) -> Carry:
 
 
 class _MaskedStep(nn.Module):
-  """One time step of a cell; steps past an example's length are no-ops."""
+  """One time step of a cell; steps past an example's length are no-ops.
+
+  `inputs` is (xproj, valid_B), or xproj alone when every step is valid (no
+  lengths given), which keeps the masking out of the loop.
+  """
   cell_name: str
   hidden_size: int
   cell_kwargs: tuple = ()
 
   @nn.compact
   def __call__(self, carry, inputs):
-    xproj, valid_B = inputs
     cell = CELLS[self.cell_name](self.hidden_size, **dict(self.cell_kwargs), name='cell')
+    if not isinstance(inputs, tuple):
+      return cell(carry, inputs)
+    xproj, valid_B = inputs
     new_carry, out = cell(carry, xproj)
     keep = lambda new, old: jnp.where(valid_B[:, None], new, old)
     carry = jax.tree.map(keep, new_carry, carry)
@@ -122,6 +128,8 @@ class _MaskedStep(nn.Module):
 
 def reverse_padded(x_BxTx, lengths_B):
   """Reverses each sequence within its length; padding stays where it is."""
+  if lengths_B is None:
+    return jnp.flip(x_BxTx, axis=1)
   T = x_BxTx.shape[1]
   t = jnp.arange(T)[None, :]
   idx = jnp.where(t < lengths_B[:, None], lengths_B[:, None] - 1 - t, t)
@@ -138,18 +146,18 @@ class Recurrence(nn.Module):
   remat: bool = False
 
   @nn.compact
-  def __call__(self, x_BxTxC, lengths_B):
+  def __call__(self, x_BxTxC, lengths_B=None):
     B, T, _ = x_BxTxC.shape
     cell_cls = CELLS[self.cell_name]
     xproj = nn.Dense(cell_cls.gates * self.hidden_size, name='input',
                      bias_init=input_bias_init(self.cell_name, self.hidden_size)
                      )(x_BxTxC)
-    valid_BxT = time_mask(lengths_B, T)
+    inputs = xproj if lengths_B is None else (xproj, time_mask(lengths_B, T))
     step = nn.remat(_MaskedStep) if self.remat else _MaskedStep
     scan = nn.scan(step, variable_broadcast='params', split_rngs={'params': False},
                    in_axes=1, out_axes=1, unroll=self.unroll)
     carry, outputs = scan(self.cell_name, self.hidden_size, self.cell_kwargs, name='scan')(
-        initial_carry(self.cell_name, B, self.hidden_size, xproj.dtype), (xproj, valid_BxT))
+        initial_carry(self.cell_name, B, self.hidden_size, xproj.dtype), inputs)
     final_h = carry[1] if self.cell_name == 'lstm' else carry
     return outputs, final_h
 
@@ -184,9 +192,8 @@ class RNN(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
     del train
-    B, T, _ = x_BxTxC.shape
-    lengths_B = (jnp.full((B,), T, jnp.int32) if lengths is None
-                 else lengths.astype(jnp.int32))
+    # None (every step valid) keeps the per-step masking out of the scan.
+    lengths_B = None if lengths is None else lengths.astype(jnp.int32)
     cell_kwargs = (('activation', self.activation), ('irnn_init', self.irnn_init)
                    ) if self.cell == 'elman' else ()
     direction = functools.partial(Recurrence, self.cell, self.hidden_size,

@@ -1,0 +1,105 @@
+"""Temporal convolutional network (Bai, Kolter & Koltun 2018).
+
+A stack of residual blocks, one per level. Level l has two dilated causal
+convolutions with dilation 2**l (each padded on the left only, so the output
+at step t sees inputs at steps <= t), each followed by ReLU and dropout; the
+block adds its input (through a 1x1 convolution when the channel counts
+differ) and applies ReLU:
+
+  h   = dropout(relu(causal_conv_d(x)))
+  h   = dropout(relu(causal_conv_d(h)))
+  out = relu(h + (x or conv1x1(x)))
+
+With optional weight normalisation (Salimans & Kingma 2016) every
+convolution kernel is g * v / ||v|| per output channel (`nn.WeightNorm`).
+
+The output at step t depends on exactly `receptive_field(kernel_size, levels)`
+= 1 + 2 (k - 1) (2**L - 1) input steps, t - RF + 1 .. t. Because the net is
+causal, padding past an example's length never changes its outputs at valid
+steps, and the 'last' readout reads step length - 1.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models.heads import Readout
+
+
+def receptive_field(kernel_size: int, num_levels: int) -> int:
+  """Input steps one output step sees: two convolutions per level, dilation 2**l."""
+  return 1 + 2 * (kernel_size - 1) * (2 ** num_levels - 1)
+
+
+def causal_conv(features: int, kernel_size: int, dilation: int, weight_norm: bool,
+                name: str):
+  """A 1D convolution padded (k - 1) * dilation steps on the left only."""
+  conv = nn.Conv(features, (kernel_size,), kernel_dilation=(dilation,),
+                 padding=[((kernel_size - 1) * dilation, 0)], name=name)
+  if weight_norm:
+    # Normalises each output channel's kernel over (kernel, in-channels); the
+    # per-channel scale g is a parameter of the wrapper, the bias is untouched.
+    return nn.WeightNorm(conv, feature_axes=-1, variable_filter={'kernel'},
+                         name=f'{name}_wn')
+  return conv
+
+
+class TemporalBlock(nn.Module):
+  """One residual level: [B, T, C] -> [B, T, features], causal."""
+  features: int
+  kernel_size: int
+  dilation: int
+  dropout: float = 0.0
+  weight_norm: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxC, train: bool = False):
+    h = x_BxTxC
+    for i in range(2):
+      h = causal_conv(self.features, self.kernel_size, self.dilation,
+                      self.weight_norm, name=f'conv{i}')(h)
+      h = nn.relu(h)
+      h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    res = x_BxTxC
+    if x_BxTxC.shape[-1] != self.features:
+      res = nn.Conv(self.features, (1,), name='downsample')(res)
+    return nn.relu(h + res)
+
+
+class TCN(nn.Module):
+  """Causal dilated residual 1D CNN with a readout.
+
+  `channels` has one entry per level (level l has dilation 2**l). `pool`
+  'last' reads the final valid step; 'none' gives causal per-step outputs.
+  """
+  num_outputs: int
+  channels: Sequence[int] = (25, 25, 25, 25)
+  kernel_size: int = 7
+  dropout: float = 0.0
+  weight_norm: bool = True
+  pool: str = 'last'
+
+  def receptive_field(self) -> int:
+    return receptive_field(self.kernel_size, len(self.channels))
+
+  def check_input(self, input_shape):
+    if len(input_shape) != 2:
+      raise ConfigError(f'tcn takes sequences of shape (T, C), not {tuple(input_shape)}')
+    if not self.channels or any(int(c) < 1 for c in self.channels):
+      raise ConfigError(f'model.channels={tuple(self.channels)} must be a non-empty '
+                        'list of positive channel counts, one per level')
+    if self.kernel_size < 1:
+      raise ConfigError(f'model.kernel_size={self.kernel_size} must be >= 1')
+    if not 0.0 <= self.dropout < 1.0:
+      raise ConfigError(f'model.dropout={self.dropout} must be in [0, 1)')
+
+  @nn.compact
+  def __call__(self, x_BxTxC, lengths=None, train: bool = False):
+    h = x_BxTxC
+    for level, features in enumerate(self.channels):
+      h = TemporalBlock(int(features), self.kernel_size, 2 ** level, self.dropout,
+                        self.weight_norm, name=f'level{level}')(h, train)
+    return Readout(self.num_outputs, self.pool, name='head')(h, lengths)

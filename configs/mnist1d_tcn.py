@@ -1,0 +1,40 @@
+"""TCN (Bai et al. 2018) on MNIST-1D: 5,200 parameters.
+
+Four residual levels of 15 channels, kernel 3, dilations 1, 2, 4, 8 (two
+causal convolutions each, weight-normalised): receptive field 61 >= 40
+steps, so the readout at the last step sees the whole sequence.
+
+  python -m cnn_vs_rnn.train --config configs/mnist1d_tcn.py --workdir runs/mnist1d_tcn
+
+Expected: eval/accuracy about 0.94 (one seed, measured: 0.942 at step 3000;
+published CNN 94%, 5,210 parameters).
+"""
+
+from cnn_vs_rnn import configlib
+
+
+def get_config():
+  c = configlib.base_config()
+  c.seed = 0
+  c.num_train_steps = 3000
+  c.log_every_steps = 500
+  c.eval_every_steps = 1000
+  c.checkpoint_every_steps = 1000
+
+  c.data.name = 'mnist1d'
+  c.data.batch_size = 100
+  c.data.data_dir = ''  # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
+
+  c.model.name = 'tcn'
+  c.model.channels = (15, 15, 15, 15)
+  c.model.kernel_size = 3
+  c.model.dropout = 0.0
+  c.model.weight_norm = True
+  c.model.pool = 'last'
+
+  c.optim.name = 'adamw'
+  c.optim.learning_rate = 1e-2
+  c.optim.weight_decay = 0.05
+  c.optim.schedule = 'cosine'
+  c.optim.grad_clip_norm = 1.0
+  return c

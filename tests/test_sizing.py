@@ -1,0 +1,43 @@
+"""Parameter-matched sizing lands within 5% of the budget for every family."""
+
+import ml_collections
+import pytest
+
+from cnn_vs_rnn import models
+from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models import sizing
+
+SEQUENCE = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
+IMAGE = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
+FAMILIES = sorted(sizing.WIDTH_FIELDS)
+
+
+def spec_for(name):
+  return IMAGE if name in ('cnn2d', 'lenet', 'vgg', 'resnet') else SEQUENCE
+
+
+def test_every_registered_model_can_be_sized():
+  assert set(FAMILIES) == set(models.MODELS)
+
+
+@pytest.mark.parametrize('budget', [5_000, 70_000, 1_000_000])
+@pytest.mark.parametrize('name', FAMILIES)
+def test_budget_is_met_within_five_percent(name, budget):
+  spec = spec_for(name)
+  model = models.build(ml_collections.ConfigDict({'name': name, 'param_budget': budget}), spec)
+  assert abs(models.param_count(model, spec) - budget) <= 0.05 * budget
+
+
+def test_sizing_keeps_the_shape_of_the_net():
+  spec = SEQUENCE
+  config = ml_collections.ConfigDict({'name': 'cnn1d', 'features': (8, 16, 32),
+                                      'param_budget': 70_000})
+  model = models.build(config, spec)
+  assert len(model.features) == 3
+  assert model.features[0] < model.features[1] < model.features[2]
+
+
+def test_an_unreachable_budget_is_a_config_error():
+  with pytest.raises(ConfigError, match='param_budget=10 is below the smallest'):
+    models.build(ml_collections.ConfigDict({'name': 'gru', 'param_budget': 10}), SEQUENCE)

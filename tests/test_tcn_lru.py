@@ -1,0 +1,282 @@
+"""TCN causality and receptive field; LRU against its equations and scan types."""
+
+import jax
+import jax.numpy as jnp
+import jax.test_util
+import ml_collections
+import numpy as np
+import pytest
+
+from cnn_vs_rnn import models
+from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models import lru as lru_lib
+from cnn_vs_rnn.models.lru import LRU, LRUNet, linear_recurrence_TxN
+from cnn_vs_rnn.models.tcn import TCN, receptive_field
+
+SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
+
+
+def input_grad_BxTxC(model, variables, x_BxTxC):
+  """d sum(outputs) / d inputs."""
+  return jax.jit(jax.grad(lambda x: jnp.sum(model.apply(variables, x))))(x_BxTxC)
+
+
+def jit_apply(model):
+  return jax.jit(model.apply, static_argnames='train')
+
+
+# ---------------------------------------------------------------------------
+# TCN
+
+
+@pytest.mark.parametrize('weight_norm', [True, False])
+def test_tcn_is_causal(weight_norm):
+  B, T, C = 4, 12, 3
+  model = TCN(2, channels=(5, 6), kernel_size=3, weight_norm=weight_norm, pool='none')
+  x = jax.random.normal(jax.random.key(1), (B, T, C))
+  variables = model.init(jax.random.key(0), x)
+  assert model.apply(variables, x).shape == (B, T, 2)
+  # d out[b, t, :] / d x[b', s, :], summed over channels: [B, T, B, T].
+  jac = jax.jit(jax.jacrev(lambda x: model.apply(variables, x)))(x)
+  dep_TxT = np.abs(np.asarray(jac)).sum(axis=(0, 2, 3, 5))
+  for t in range(T):
+    assert np.all(dep_TxT[t, t + 1:] == 0), f'output {t} depends on later inputs'
+    assert dep_TxT[t, t] != 0
+
+
+@pytest.mark.parametrize('kernel_size,levels', [(2, 3), (3, 2), (5, 1)])
+def test_tcn_receptive_field_matches_gradient_probe(kernel_size, levels):
+  rf = receptive_field(kernel_size, levels)
+  assert rf == 1 + 2 * (kernel_size - 1) * (2 ** levels - 1)
+  model = TCN(3, channels=(8,) * levels, kernel_size=kernel_size)
+  assert model.receptive_field() == rf
+  B, T, C = 8, rf + 6, 2
+  x = jax.random.normal(jax.random.key(1), (B, T, C))
+  variables = model.init(jax.random.key(0), x)
+  # Summed over a batch and channels so that no dead ReLU hides a step.
+  g_T = np.abs(np.asarray(input_grad_BxTxC(model, variables, x))).sum((0, 2))
+  seen = np.flatnonzero(g_T)
+  np.testing.assert_array_equal(seen, np.arange(T - rf, T))
+
+
+def test_tcn_weight_norm_is_invariant_to_kernel_scale():
+  model = TCN(3, channels=(4, 4), kernel_size=3, weight_norm=True)
+  x = jax.random.normal(jax.random.key(1), (4, 9, 2))
+  variables = model.init(jax.random.key(0), x)
+  scaled = jax.tree_util.tree_map_with_path(
+      lambda path, v: v * 3.0 if 'conv' in jax.tree_util.keystr(path)
+      and jax.tree_util.keystr(path).endswith("['kernel']") else v, variables)
+  np.testing.assert_allclose(model.apply(scaled, x), model.apply(variables, x),
+                             rtol=1e-5, atol=1e-5)
+  assert not np.allclose(TCN(3, channels=(4, 4), kernel_size=3, weight_norm=False)
+                         .apply(scaled, x), model.apply(variables, x))
+
+
+def test_tcn_dropout_only_when_training():
+  model = TCN(3, channels=(6,), kernel_size=3, dropout=0.5)
+  x = jax.random.normal(jax.random.key(1), (4, 9, 2))
+  variables = model.init(jax.random.key(0), x)
+  eval_a = model.apply(variables, x)
+  np.testing.assert_array_equal(eval_a, model.apply(variables, x, train=False))
+  train_a = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
+  train_b = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(2)})
+  assert not np.allclose(train_a, eval_a)
+  assert not np.allclose(train_a, train_b)
+
+
+def test_tcn_padding_does_not_change_results():
+  rng = np.random.default_rng(2)
+  B, T = 4, 10
+  model = TCN(3, channels=(5, 5), kernel_size=3, pool='last')
+  lengths = np.array([T, 3, 7, 1])
+  x = rng.normal(size=(B, T, 2)).astype(np.float32)
+  x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
+  variables = model.init(jax.random.key(0), x)
+  for pool in ('last', 'mean', 'max'):
+    m = TCN(3, channels=(5, 5), kernel_size=3, pool=pool)
+    batched = jit_apply(m)(variables, x_noise, lengths=jnp.asarray(lengths))
+    for b in range(B):
+      alone = m.apply(variables, x[b:b + 1, :lengths[b]])
+      np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# LRU
+
+
+def random_lru_params(N, H, seed):
+  """Random parameters in the LRU's layout (|lambda| < 1 by construction)."""
+  rng = np.random.default_rng(seed)
+  f = lambda *s: rng.normal(size=s).astype(np.float32)
+  return {'nu_log': np.log(rng.uniform(0.05, 1.0, N)).astype(np.float32),
+          'theta_log': np.log(rng.uniform(0.1, 3.0, N)).astype(np.float32),
+          'gamma_log': (0.3 * f(N)), 'B_re': f(N, H), 'B_im': f(N, H),
+          'C_re': f(H, N), 'C_im': f(H, N), 'D': f(H)}
+
+
+def numpy_lru(p, u_BxTxH):
+  """The LRU's equations, one complex step at a time, in float64/complex128."""
+  p = {k: np.asarray(v, np.float64) for k, v in p.items()}
+  lam = np.exp(-np.exp(p['nu_log']) + 1j * np.exp(p['theta_log']))
+  gamma = np.exp(p['gamma_log'])
+  Bm = p['B_re'] + 1j * p['B_im']
+  Cm = p['C_re'] + 1j * p['C_im']
+  B_, T, H = u_BxTxH.shape
+  y = np.zeros((B_, T, H))
+  for b in range(B_):
+    x = np.zeros(len(lam), complex)
+    for t in range(T):
+      u = u_BxTxH[b, t].astype(np.float64)
+      x = lam * x + gamma * (Bm @ u)
+      y[b, t] = (Cm @ x).real + p['D'] * u
+  return y
+
+
+@pytest.mark.parametrize('scan_type', lru_lib.SCAN_TYPES)
+def test_lru_matches_numpy_recurrence(scan_type):
+  N, H, T = 5, 3, 9
+  layer = LRU(N, scan_type=scan_type)
+  u = np.random.default_rng(0).normal(size=(4, T, H)).astype(np.float32)
+  params = jax.tree.map(jnp.shape, layer.init(jax.random.key(0), u)['params'])
+  p = random_lru_params(N, H, seed=1)
+  assert jax.tree.map(np.shape, p) == params
+  got = layer.apply({'params': p}, u)
+  np.testing.assert_allclose(got, numpy_lru(p, u), rtol=1e-4, atol=1e-4)
+
+
+def test_lru_init_ring_and_normalisation():
+  N, H = 256, 4
+  layer = LRU(N, r_min=0.4, r_max=0.9, max_phase=np.pi / 2)
+  p = layer.init(jax.random.key(0), jnp.zeros((1, 3, H)))['params']
+  lam = np.asarray(lru_lib.lru_lambda(p['nu_log'], p['theta_log']))
+  assert np.all((np.abs(lam) >= 0.4 - 1e-5) & (np.abs(lam) <= 0.9 + 1e-5))
+  assert np.all((np.angle(lam) >= 0) & (np.angle(lam) <= np.pi / 2 + 1e-5))
+  np.testing.assert_allclose(np.exp(p['gamma_log']), np.sqrt(1 - np.abs(lam) ** 2),
+                             rtol=1e-5)
+
+
+@pytest.mark.parametrize('T', [1, 7, 64, 257])
+@pytest.mark.parametrize('dtype,tol', [(jnp.float32, 1e-5), (jnp.bfloat16, 2e-2)])
+def test_associative_scan_equals_sequential(T, dtype, tol):
+  N = 16
+  key_lam, key_b = jax.random.split(jax.random.key(T))
+  p = LRU(N, r_min=0.5, r_max=0.999).init(key_lam, jnp.zeros((1, 1, 1)))['params']
+  lam_N = lru_lib.lru_lambda(p['nu_log'], p['theta_log'])
+  bu = jax.random.normal(key_b, (2, T, N)).astype(dtype)
+  bu_TxN = jax.lax.complex(bu[0].astype(jnp.float32), bu[1].astype(jnp.float32))
+  recurrence = jax.jit(linear_recurrence_TxN, static_argnames='scan_type')
+  assoc = recurrence(lam_N, bu_TxN, scan_type='associative')
+  seq = recurrence(lam_N, bu_TxN, scan_type='sequential')
+  assert assoc.dtype == seq.dtype == jnp.complex64
+  np.testing.assert_allclose(assoc, seq, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize('dtype,tol', [(jnp.float32, 1e-4), (jnp.bfloat16, 5e-2)])
+def test_lru_model_scan_types_agree(dtype, tol):
+  u = jax.random.normal(jax.random.key(0), (4, 65, 3)).astype(dtype)
+  net = LRUNet(5, d_model=8, d_state=16, num_layers=2, r_min=0.5, r_max=0.999,
+               pool='none')
+  variables = net.init(jax.random.key(0), u)
+  a = jit_apply(net)(variables, u)
+  s = jit_apply(net.clone(scan_type='sequential'))(variables, u)
+  assert a.dtype == jnp.float32
+  np.testing.assert_allclose(a, s, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize('pool', ['last', 'mean', 'max', 'none'])
+def test_lru_padding_does_not_change_results(pool):
+  rng = np.random.default_rng(3)
+  B, T, C = 4, 11, 2
+  model = LRUNet(4, d_model=8, d_state=6, num_layers=2, pool=pool)
+  lengths = np.array([T, 3, 8, 1])
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
+  variables = model.init(jax.random.key(0), x)
+  apply = jit_apply(model)
+  batched = apply(variables, x_noise, lengths=jnp.asarray(lengths))
+  for b in range(B):
+    want = apply(variables, x[b:b + 1, :lengths[b]])[0]
+    got = batched[b, :lengths[b]] if pool == 'none' else batched[b]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_lru_dropout_only_when_training():
+  model = LRUNet(3, d_model=8, d_state=4, num_layers=1, dropout=0.5)
+  x = jax.random.normal(jax.random.key(1), (4, 6, 2))
+  variables = model.init(jax.random.key(0), x)
+  eval_out = model.apply(variables, x)
+  np.testing.assert_array_equal(eval_out, model.apply(variables, x))
+  train_out = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
+  assert not np.allclose(train_out, eval_out)
+
+
+# ---------------------------------------------------------------------------
+# Both
+
+
+def test_tcn_gradients_match_finite_differences():
+  # In float64 with random (nonzero) biases: at init the zero biases put some
+  # ReLU inputs exactly at the kink, and in float32 a finite-difference step
+  # large enough to beat rounding often crosses one; neither is a real error.
+  with jax.enable_x64(True):
+    model = TCN(3, channels=(3, 4), kernel_size=2, weight_norm=True)
+    x = jax.random.normal(jax.random.key(1), (4, 5, 2), jnp.float64)
+    params = model.init(jax.random.key(0), x)['params']
+    rng = np.random.default_rng(0)
+    params = jax.tree.map(lambda l: jnp.asarray(rng.normal(0, 0.5, l.shape)), params)
+    f = jax.jit(lambda p, x: model.apply({'params': p}, x))
+    assert f(params, x).dtype == jnp.float64
+    jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)
+
+
+def test_lru_gradients_match_finite_differences():
+  # The LRU computes in float32/complex64 whatever the input dtype.
+  model = LRUNet(3, d_model=4, d_state=3, num_layers=2, r_min=0.5, r_max=0.95)
+  x = jax.random.normal(jax.random.key(1), (4, 6, 2))
+  params = model.init(jax.random.key(0), x)['params']
+  f = jax.jit(lambda p, x: model.apply({'params': p}, x))
+  jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'],
+                            atol=1e-2, rtol=1e-2, eps=1e-3)
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(name='tcn', channels=(15, 15, 15, 15), kernel_size=3),
+    dict(name='tcn', channels=(8, 8), kernel_size=5, weight_norm=False, pool='mean'),
+    dict(name='lru', d_model=16, d_state=16, num_layers=2),
+    dict(name='lru', d_model=8, d_state=8, num_layers=1, scan_type='sequential',
+         mlp='dense'),
+])
+def test_registry_builds_from_config_dict(cfg):
+  model = models.build(ml_collections.ConfigDict(cfg), SPEC)
+  params = model.init(jax.random.key(0), jnp.zeros((4, 40, 1)))['params']
+  assert models.count_params(params) > 0
+  assert model.apply({'params': params}, jnp.zeros((4, 40, 1))).shape == (4, 10)
+
+
+def test_registry_per_step_spec_gives_per_step_outputs():
+  spec = DataSpec(input_shape=(12, 2), task='classification', num_outputs=5,
+                  per_step=True)
+  for cfg in (dict(name='tcn', channels=(4,), kernel_size=3),
+              dict(name='lru', d_model=4, d_state=4, num_layers=1)):
+    model = models.build(ml_collections.ConfigDict(cfg), spec)
+    params = model.init(jax.random.key(0), jnp.zeros((4, 12, 2)))
+    assert model.apply(params, jnp.zeros((4, 12, 2))).shape == (4, 12, 5)
+
+
+@pytest.mark.parametrize('cfg,message', [
+    (dict(name='lru', scan_type='parallel'), "unknown model.scan_type 'parallel'"),
+    (dict(name='lru', r_min=0.9, r_max=0.5), 'r_min'),
+    (dict(name='tcn', channels=()), 'model.channels'),
+    (dict(name='tcn', dilations=(1, 2)), "model 'tcn' has no field(s) dilations"),
+])
+def test_bad_configs(cfg, message):
+  with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):
+    models.build(ml_collections.ConfigDict(cfg), SPEC)
+
+
+def test_image_inputs_are_rejected():
+  spec = DataSpec(input_shape=(8, 8, 1), task='classification', num_outputs=10)
+  for name in ('tcn', 'lru'):
+    with pytest.raises(ConfigError, match='takes sequences'):
+      models.build(ml_collections.ConfigDict(dict(name=name)), spec)
