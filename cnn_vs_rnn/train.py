@@ -8,6 +8,7 @@ Exit codes: 0 success; 2 usage or config error; 1 failure during the run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import time
 from importlib import metadata
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -42,8 +43,8 @@ class TrainState(train_state.TrainState):
 # Pure functions: state creation, one train step, one eval step.
 
 
-def create_train_state(model, tx, input_shape, rng) -> TrainState:
-  x = jnp.zeros((1,) + tuple(input_shape), jnp.float32)
+def create_train_state(model, tx, input_shape, rng, input_dtype=jnp.float32) -> TrainState:
+  x = jnp.zeros((1,) + tuple(input_shape), input_dtype)
   variables = dict(model.init({'params': rng, 'dropout': rng}, x))
   params = variables.pop('params')
   return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
@@ -81,6 +82,14 @@ def eval_step(state: TrainState, batch, *, task):
   """Weighted metric sums of one (possibly padded) batch."""
   outputs, _ = _apply(state, state.params, batch, False)
   return tasks.loss_and_sums(task, outputs, batch)[1]
+
+
+def jit_train_step(task, mesh):
+  """train_step compiled for `mesh`: state replicated and donated, batch sharded."""
+  repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
+  return jax.jit(functools.partial(train_step, task=task),
+                 in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+                 donate_argnums=0)
 
 
 def all_finite(tree) -> jax.Array:
@@ -151,38 +160,65 @@ def _is_multiple(step: int, every: int) -> bool:
   return step % every == 0
 
 
-def evaluate(p_eval_step, state, split, batch_size, mesh) -> dict:
+def evaluate(p_eval_step, state, split, batch_size, mesh, task) -> dict:
   """Metric means over every example of `split` exactly once."""
   total = None
   for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
     sums = p_eval_step(state, parallel.shard_batch(batch, mesh))
     total = sums if total is None else jax.tree.map(jnp.add, total, sums)
-  return tasks.means(jax.device_get(total))
+  return tasks.means(task, jax.device_get(total))
+
+
+@dataclasses.dataclass
+class Run:
+  """Everything a config builds before training: shared by train, evaluate and sample."""
+  config: ml_collections.ConfigDict
+  mesh: Any
+  dataset: data.Dataset
+  model: Any
+  task: Any
+  init: Callable  # jitted rng -> TrainState, replicated over the mesh
+  abstract_state: Any  # its shapes and shardings, for restoring checkpoints
+
+
+def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
+  """Validates `config` and builds its mesh, dataset, model, task and optimizer."""
+  configlib.validate(config)
+  mesh = parallel.make_mesh(devices)
+  parallel.check_batch_size('data.batch_size', config.data.batch_size, mesh)
+  parallel.check_batch_size('data.eval_batch_size', configlib.eval_batch_size(config), mesh)
+  tx = optim.make_optimizer(config.optim, config.num_train_steps)
+  dataset = data.load(config.data)
+  model = models.build(config.model, dataset.spec)
+  task = tasks.get(dataset.spec.task)
+  repl = parallel.replicated(mesh)
+  init = jax.jit(functools.partial(create_train_state, model, tx, dataset.spec.input_shape,
+                                   input_dtype=dataset.spec.input_dtype),
+                 out_shardings=repl)
+  abstract_state = jax.tree.map(
+      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=repl),
+      jax.eval_shape(init, jax.random.key(0)))
+  return Run(config, mesh, dataset, model, task, init, abstract_state)
+
+
+def jit_eval_step(task, mesh):
+  return jax.jit(functools.partial(eval_step, task=task),
+                 in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+                 out_shardings=parallel.replicated(mesh))
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        devices=None) -> dict:
   """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics."""
   configlib.validate(config)
-  mesh = parallel.make_mesh(devices)
-  parallel.check_batch_size('data.batch_size', config.data.batch_size, mesh)
-  eval_bs = configlib.eval_batch_size(config)
-  parallel.check_batch_size('data.eval_batch_size', eval_bs, mesh)
-  tx = optim.make_optimizer(config.optim, config.num_train_steps)
   resuming = check_workdir(config, workdir)
-  dataset = data.load(config.data)
-  model = models.build(config.model, dataset.spec)
-  task = tasks.get(dataset.spec.task)
+  run = build_run(config, devices)
+  mesh, dataset, task = run.mesh, run.dataset, run.task
+  eval_bs = configlib.eval_batch_size(config)
   if not resuming and jax.process_index() == 0:
     write_run_record(config, workdir)
-
-  repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
-  init = jax.jit(functools.partial(create_train_state, model, tx, dataset.spec.input_shape),
-                 out_shardings=repl)
-  abstract_state = jax.eval_shape(init, init_rng)
-  abstract_state = jax.tree.map(
-      lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=repl), abstract_state)
+  init, abstract_state = run.init, run.abstract_state
 
   ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
   train_iter = TrainIterator(dataset.split('train'), config.data.batch_size, config.seed,
@@ -201,11 +237,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
         f'({dataset.spec.task}, input {dataset.spec.input_shape}), '
         f'{mesh.devices.size} device(s):\n{models.summary(state.params)}', flush=True)
 
-  p_train_step = jax.jit(functools.partial(train_step, task=task),
-                         in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
-                         donate_argnums=0)
-  p_eval_step = jax.jit(functools.partial(eval_step, task=task),
-                        in_shardings=(repl, batch_sh), out_shardings=repl)
+  p_train_step = jit_train_step(task, mesh)
+  p_eval_step = jit_eval_step(task, mesh)
   p_all_finite = jax.jit(all_finite)
   lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
   eval_split = dataset.split(config.data.eval_split)
@@ -244,14 +277,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       is_last = step == config.num_train_steps
       if _is_multiple(step, config.log_every_steps) or is_last:
         drain()
-        train_metrics = {f'train/{k}': v for k, v in tasks.means(window).items()}
+        train_metrics = {f'train/{k}': v for k, v in tasks.means(task, window).items()}
         train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
         window.clear()
         writer.write(step, train_metrics)
         print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
       if _is_multiple(step, config.eval_every_steps) or is_last:
         drain()
-        eval_metrics = evaluate(p_eval_step, state, eval_split, eval_bs, mesh)
+        eval_metrics = evaluate(p_eval_step, state, eval_split, eval_bs, mesh, task)
         eval_metrics = {f'eval/{k}': v for k, v in eval_metrics.items()}
         writer.write(step, eval_metrics)
         print(f'eval at step {step}: ' + ', '.join(
@@ -261,7 +294,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     drain()
     if eval_metrics is None:  # Resumed from the final checkpoint: evaluate it.
       eval_metrics = {f'eval/{k}': v for k, v in
-                      evaluate(p_eval_step, state, eval_split, eval_bs, mesh).items()}
+                      evaluate(p_eval_step, state, eval_split, eval_bs, mesh, task).items()}
   finally:
     ckpt.close()
     writer.close()
@@ -277,17 +310,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 # Command line.
 
 
-def _define_flags():
+def _define_flags(flag_values=None, workdir: bool = True, sys_argv=None):
+  """--config (and --workdir) on `flag_values` (default: absl's global FLAGS).
+
+  `sys_argv`: the argv that will be parsed, if not sys.argv (config_flags reads
+  it to find the config file that --config.KEY overrides apply to).
+  """
   from absl import flags  # pylint: disable=g-import-not-at-top
   from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FLAGS if flag_values is None else flag_values
   config_flag = config_flags.DEFINE_config_file(
-      'config', None, 'Path to a config file (configs/NAME.py).', lock_config=True)
-  flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and logs.')
-  return flags.FLAGS, config_flag
+      'config', None, 'Path to a config file (configs/NAME.py).', lock_config=True,
+      flag_values=flag_values, sys_argv=sys_argv)
+  if workdir:
+    flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and logs.',
+                        flag_values=flag_values)
+  return flag_values, config_flag
 
 
 def _parse(argv, flag_values, config_flag):
   """Parses flags; every usage error becomes one ConfigError line."""
+  config = _parse_config(argv, flag_values, config_flag)
+  if not flag_values.workdir:
+    raise ConfigError('--workdir is required: --workdir DIR')
+  return config, flag_values.workdir
+
+
+def _parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
+  """Parses flags and returns the config; every usage error becomes one ConfigError line."""
   from absl import flags  # pylint: disable=g-import-not-at-top
   try:
     flag_values(argv)
@@ -318,9 +368,7 @@ def _parse(argv, flag_values, config_flag):
       first = str(e).strip().splitlines()[0] if str(e).strip() else ''
       raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
                         f'{first}') from None
-  if not flag_values.workdir:
-    raise ConfigError('--workdir is required: --workdir DIR')
-  return config, flag_values.workdir
+  return config
 
 
 def _unknown_key_message(error, argv) -> str:

@@ -1,0 +1,274 @@
+"""Time, FLOPs and memory of one config's train step; one JSON line out.
+
+  python -m cnn_vs_rnn.benchmark --config configs/NAME.py [--config.KEY=VALUE ...] \
+      [--steps 20] [--warmup 3]
+
+It builds the train step that `cnn_vs_rnn.train` runs (`train.create_train_state`,
+`train.jit_train_step`: the same jit, shardings and state donation) on one fixed
+batch, the first `data.batch_size` examples of the config's train split, then:
+
+  compile_s            lowering plus XLA compilation of the step
+  ms_per_step_*        median / min / max over `--steps` timed steps after
+                       `--warmup` untimed ones, each timed to block_until_ready
+  steps_per_s, examples_per_s   from the median
+  flops_per_step       XLA's cost analysis of the compiled step (forward,
+                       backward and optimizer update), summed over devices.
+                       XLA counts the body of a loop ONCE, whatever its trip
+                       count: for scan-based RNNs this is far too low.
+  gflops_per_s         flops_per_step / median step time
+  matmul_flops_per_step  FLOPs of every matmul and convolution in the step's
+                       jaxpr, scan bodies counted `length` times (elementwise
+                       work left out); the number to compare across families.
+                       matmul_flops_exact is false if a while loop (unknown
+                       trip count) was counted once.
+  matmul_gflops_per_s  matmul_flops_per_step / median step time
+  peak_memory_bytes    one device's memory for the compiled step as XLA's buffer
+                       assignment plans it (`compiled.memory_analysis()`):
+                       arguments + outputs + temporaries - donated (aliased)
+                       buffers. An upper bound planned by the compiler, not
+                       measured at run time; null where the backend has no
+                       analysis. `memory_bytes` holds the parts and XLA's own
+                       `peak_memory_in_bytes` ('xla_peak'), which on CPU leaves
+                       out the temporaries.
+
+Exit codes: 0 success; 2 usage or config error (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from importlib import metadata
+
+import jax
+import ml_collections
+
+from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks, train
+from cnn_vs_rnn.data.pipeline import TrainIterator
+from cnn_vs_rnn.errors import ConfigError, RunError
+
+
+def flops_of(compiled) -> float | None:
+  """Total FLOPs XLA counts in a compiled program (dict, or a list of dicts in older jax)."""
+  try:
+    cost = compiled.cost_analysis()
+  except Exception:  # pylint: disable=broad-except  # Not every backend implements it.
+    return None
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else None
+  if not cost or 'flops' not in cost:
+    return None
+  return float(cost['flops'])
+
+
+def _subjaxprs(params) -> list:
+  """Jaxprs in an equation's params (scan/cond/pjit/remat/custom_vjp bodies)."""
+  out = []
+  for v in params.values():
+    for item in (v if isinstance(v, (tuple, list)) else (v,)):
+      if isinstance(item, jax.extend.core.ClosedJaxpr):
+        out.append(item.jaxpr)
+      elif isinstance(item, jax.extend.core.Jaxpr):
+        out.append(item)
+  return out
+
+
+def _eqn_flops(eqn) -> float:
+  if eqn.primitive.name not in ('dot_general', 'conv_general_dilated'):
+    return 0.0
+  out = eqn.outvars[0].aval
+  if eqn.primitive.name == 'dot_general':
+    (lhs_contract, _), _ = eqn.params['dimension_numbers']
+    lhs_shape = eqn.invars[0].aval.shape
+    return 2.0 * math.prod(out.shape) * math.prod(lhs_shape[d] for d in lhs_contract)
+  rhs_shape = eqn.invars[1].aval.shape  # A convolution: MACs per output element
+  rhs_out_dim = eqn.params['dimension_numbers'].rhs_spec[0]  # = kernel size / out features.
+  macs_per_output = math.prod(rhs_shape) // rhs_shape[rhs_out_dim]
+  return 2.0 * math.prod(out.shape) * macs_per_output
+
+
+def matmul_flops(jaxpr) -> tuple[float, bool]:
+  """(FLOPs of every dot_general and convolution in `jaxpr`, whether a while loop was seen).
+
+  Scan bodies count `length` times; a cond counts its costliest branch; a
+  while loop (unknown trip count) counts once. Elementwise work is left out.
+  """
+  total, saw_while = 0.0, False
+  for eqn in jaxpr.eqns:
+    total += _eqn_flops(eqn)
+    subs = _subjaxprs(eqn.params)
+    if not subs:
+      continue
+    counts = [matmul_flops(j) for j in subs]
+    saw_while |= eqn.primitive.name == 'while' or any(w for _, w in counts)
+    if eqn.primitive.name == 'cond':
+      total += max(f for f, _ in counts)
+    else:
+      total += eqn.params.get('length', 1) * sum(f for f, _ in counts)
+  return total, saw_while
+
+
+def memory_of(compiled) -> dict:
+  """XLA's planned memory of a compiled program per device, in bytes (empty if unknown)."""
+  try:
+    m = compiled.memory_analysis()
+  except Exception:  # pylint: disable=broad-except
+    return {}
+  if m is None:
+    return {}
+  out = {k: int(getattr(m, f'{k}_size_in_bytes', 0) or 0)
+         for k in ('argument', 'output', 'temp', 'alias', 'generated_code')}
+  out['planned'] = out['argument'] + out['output'] + out['temp'] - out['alias']
+  out['xla_peak'] = int(getattr(m, 'peak_memory_in_bytes', 0) or 0)
+  return out
+
+
+def fixed_batch(split, batch_size: int) -> dict:
+  """The first `batch_size` examples of `split`, in order, with weights 1."""
+  n = len(split['targets'])
+  if n < batch_size:
+    raise ConfigError(f'data.batch_size={batch_size} is larger than the {n} training '
+                      'examples; the benchmark needs one full batch')
+  return next(TrainIterator(split, batch_size, seed=0, shuffle=False))
+
+
+def summarize_ms(times_s: list[float]) -> dict:
+  ms = [1e3 * t for t in times_s]
+  return {'ms_per_step_median': statistics.median(ms), 'ms_per_step_min': min(ms),
+          'ms_per_step_max': max(ms)}
+
+
+def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 3,
+              devices=None) -> dict:
+  """Compiles and times `config`'s train step; returns the measurements."""
+  if steps < 1:
+    raise ConfigError(f'--steps={steps} must be >= 1')
+  if warmup < 0:
+    raise ConfigError(f'--warmup={warmup} must be >= 0')
+  configlib.validate(config)
+  mesh = parallel.make_mesh(devices)
+  batch_size = config.data.batch_size
+  parallel.check_batch_size('data.batch_size', batch_size, mesh)
+  tx = optim.make_optimizer(config.optim, config.num_train_steps)
+  dataset = data.load(config.data)
+  model = models.build(config.model, dataset.spec)
+  task = tasks.get(dataset.spec.task)
+
+  init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
+  init = jax.jit(lambda rng: train.create_train_state(
+      model, tx, dataset.spec.input_shape, rng), out_shardings=parallel.replicated(mesh))
+  state = init(init_rng)
+  num_params = models.count_params(state.params)
+  batch = parallel.shard_batch(fixed_batch(dataset.split('train'), batch_size), mesh)
+
+  start = time.perf_counter()
+  traced = train.jit_train_step(task, mesh).trace(state, batch, train_rng)
+  compiled = traced.lower().compile()
+  compile_s = time.perf_counter() - start
+  mm_flops, has_while = matmul_flops(traced.jaxpr.jaxpr)
+
+  def step(state):
+    state, metrics = compiled(state, batch, train_rng)
+    return jax.block_until_ready((state, metrics))
+
+  state, metrics = step(state)
+  loss_first = float(metrics['loss'])
+  for _ in range(warmup):
+    state, metrics = step(state)
+  times = []
+  for _ in range(steps):
+    start = time.perf_counter()
+    state, metrics = step(state)
+    times.append(time.perf_counter() - start)
+  loss_last = float(metrics['loss'])
+  if not (math.isfinite(loss_first) and math.isfinite(loss_last)):
+    raise RunError(f'non-finite loss in the benchmark (first {loss_first}, last {loss_last})')
+
+  result = summarize_ms(times)
+  median_s = result['ms_per_step_median'] / 1e3
+  flops = flops_of(compiled)
+  flops = None if flops is None else flops * mesh.devices.size
+  memory = memory_of(compiled)
+  device = mesh.devices.flat[0]
+  result.update({
+      'compile_s': compile_s,
+      'steps_per_s': 1.0 / median_s,
+      'examples_per_s': batch_size / median_s,
+      'num_params': num_params,
+      'flops_per_step': flops,
+      'gflops_per_s': None if flops is None else flops / median_s / 1e9,
+      'matmul_flops_per_step': mm_flops,
+      'matmul_gflops_per_s': mm_flops / median_s / 1e9,
+      'matmul_flops_exact': not has_while,
+      'peak_memory_bytes': memory.get('planned'),
+      'memory_bytes': memory,
+      'timed_steps': steps,
+      'warmup_steps': warmup,
+      'loss_first': loss_first,
+      'loss_last': loss_last,
+      'model': config.model.name,
+      'dataset': config.data.name,
+      'input_shape': list(dataset.spec.input_shape),
+      'batch_size': batch_size,
+      'num_devices': int(mesh.devices.size),
+      'device_kind': device.device_kind,
+      'platform': device.platform,
+      'jax_version': jax.__version__,
+      'jaxlib_version': _version('jaxlib'),
+      'flax_version': _version('flax'),
+  })
+  return result
+
+
+def _version(name: str) -> str | None:
+  try:
+    return metadata.version(name)
+  except metadata.PackageNotFoundError:
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Command line.
+
+
+def _define_flags(argv):
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values = flags.FlagValues()
+  _, config_flag = train._define_flags(flag_values, workdir=False, sys_argv=argv)  # pylint: disable=protected-access
+  flags.DEFINE_integer('steps', 20, 'Timed steps.', flag_values=flag_values)
+  flags.DEFINE_integer('warmup', 3, 'Untimed steps after the first call.',
+                       flag_values=flag_values)
+  return flag_values, config_flag
+
+
+def config_name(flag_values) -> str:
+  """configs/bench/lstm_pixel.py -> 'bench/lstm_pixel' (the path under configs/)."""
+  path = flag_values['config'].config_filename.split(':', 1)[0]
+  stem = os.path.splitext(os.path.normpath(path))[0]
+  parts = stem.split(os.sep)
+  return '/'.join(parts[parts.index('configs') + 1:]) if 'configs' in parts else parts[-1]
+
+
+def main(argv=None) -> int:
+  argv = list(sys.argv if argv is None else argv)
+  flag_values, config_flag = _define_flags(argv)
+  try:
+    config = train._parse_config(argv, flag_values, config_flag)  # pylint: disable=protected-access
+    parallel.maybe_initialize_distributed()
+    result = benchmark(config, flag_values.steps, flag_values.warmup)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except RunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  print(json.dumps({'config': config_name(flag_values), **result}), flush=True)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
