@@ -45,27 +45,32 @@ class Checkpointer:
         state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
     return out['state'], out['data']
 
-  def restore_latest(self, abstract_state):
-    """(state, data_state, step) from the newest readable step, or None if none exist."""
+  def restore_latest(self, abstract_state, quarantine: bool = True):
+    """(state, data_state, step) from the newest readable step, or None if none exist.
+
+    Unreadable steps are moved aside when `quarantine` (training, which will
+    write those steps again), and only skipped otherwise (read-only use).
+    """
     steps = self.all_steps()
     moved = []
     for step in reversed(steps):
       try:
         state, data_state = self.restore(step, abstract_state)
       except Exception as e:  # pylint: disable=broad-except
-        where = self._quarantine(step)
         moved.append(step)
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        action = f'moved it to {self._quarantine(step)}' if quarantine else 'skipped it'
         print(f'warning: checkpoint at step {step} is unreadable ({type(e).__name__}: '
-              f'{reason[:200]}); moved it to {where} and trying the previous one',
-              file=sys.stderr)
+              f'{reason[:200]}); {action} and trying the previous one', file=sys.stderr)
         continue
       return state, data_state, step
-    if moved:
+    if moved and quarantine:
       raise RunError(
           f'no readable checkpoint in {self.directory}: steps {moved} are corrupt and '
           f'were moved to {os.path.join(self.workdir, "corrupt_checkpoints")}; run the '
           'same command again to start from step 0')
+    if moved:
+      raise RunError(f'no readable checkpoint in {self.directory}: steps {moved} are corrupt')
     return None
 
   def _quarantine(self, step: int) -> str:

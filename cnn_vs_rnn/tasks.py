@@ -1,13 +1,16 @@
 """Losses and metrics per task kind.
 
-A task maps (model outputs, batch) to a scalar training loss and to metric
-*sums* weighted by `batch['weights']` (0 on padding), so metrics over any
-number of batches are sums divided by the summed `count`.
+A task maps (model outputs, batch) to per-example metric sums and a
+per-example count (1 per example, or the number of scored positions for
+per-step tasks). Multiplied by `batch['weights']` (0 on padding) and summed,
+they give metric sums over any number of batches; `means` divides by the
+summed count and adds derived metrics (bits per character, perplexity).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax.numpy as jnp
 import optax
@@ -15,34 +18,102 @@ import optax
 from cnn_vs_rnn.errors import choose
 
 
+def _cross_entropy(logits, labels):
+  return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels)
+
+
 @dataclasses.dataclass(frozen=True)
 class Classification:
-  """Cross-entropy and accuracy, one label per example."""
-  name: str = 'classification'
-  metric_names = ('loss', 'accuracy')
+  """Cross-entropy and accuracy, one label per example: outputs [B, K], targets [B]."""
 
   def per_example(self, logits_BxK, batch):
     labels_B = batch['targets']
-    loss_B = optax.softmax_cross_entropy_with_integer_labels(
-        logits_BxK.astype(jnp.float32), labels_B)
     correct_B = (jnp.argmax(logits_BxK, -1) == labels_B).astype(jnp.float32)
-    return {'loss': loss_B, 'accuracy': correct_B}
+    return {'loss': _cross_entropy(logits_BxK, labels_B), 'accuracy': correct_B}, 1.0
+
+  def derived(self, means: dict) -> dict:
+    return means
 
 
 @dataclasses.dataclass(frozen=True)
 class Regression:
-  """Mean squared error (the loss) and mean absolute error, per example."""
-  name: str = 'regression'
-  metric_names = ('loss', 'mse', 'mae')
+  """Mean squared error (the loss) and mean absolute error: outputs [B, D], targets [B, D]."""
 
   def per_example(self, preds_BxD, batch):
     err = preds_BxD.astype(jnp.float32) - batch['targets'].reshape(preds_BxD.shape)
-    mse_B = jnp.mean(jnp.square(err).reshape(err.shape[0], -1), axis=-1)
-    mae_B = jnp.mean(jnp.abs(err).reshape(err.shape[0], -1), axis=-1)
-    return {'loss': mse_B, 'mse': mse_B, 'mae': mae_B}
+    err = err.reshape(err.shape[0], -1)
+    mse_B = jnp.mean(jnp.square(err), axis=-1)
+    return {'loss': mse_B, 'mse': mse_B, 'mae': jnp.mean(jnp.abs(err), axis=-1)}, 1.0
+
+  def derived(self, means: dict) -> dict:
+    return means
 
 
-TASKS = {'classification': Classification(), 'regression': Regression()}
+@dataclasses.dataclass(frozen=True)
+class PerStepClassification:
+  """Cross-entropy and accuracy averaged over the scored positions.
+
+  outputs [B, T, K], targets [B, T]; `batch['target_mask']` [B, T] (optional)
+  marks the positions that count (padding and unscored steps are 0).
+  """
+
+  def per_example(self, logits_BxTxK, batch):
+    labels_BxT = batch['targets']
+    mask_BxT = batch.get('target_mask')
+    if mask_BxT is None:
+      mask_BxT = jnp.ones(labels_BxT.shape, jnp.float32)
+    ce_BxT = _cross_entropy(logits_BxTxK, labels_BxT)
+    correct_BxT = (jnp.argmax(logits_BxTxK, -1) == labels_BxT).astype(jnp.float32)
+    return ({'loss': jnp.sum(ce_BxT * mask_BxT, -1),
+             'accuracy': jnp.sum(correct_BxT * mask_BxT, -1)},
+            jnp.sum(mask_BxT, -1))
+
+  def derived(self, means: dict) -> dict:
+    return means
+
+
+@dataclasses.dataclass(frozen=True)
+class LanguageModel(PerStepClassification):
+  """Next-token prediction: per-step cross-entropy, bits per character, perplexity."""
+
+  def derived(self, means: dict) -> dict:
+    out = dict(means)
+    out['bits_per_char'] = means['loss'] / math.log(2)
+    out['perplexity'] = math.exp(min(means['loss'], 700.0))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecasting:
+  """Next-H-steps regression: MSE (the loss) and MAE overall and per horizon step.
+
+  outputs [B, H] (or [B, H*D]), targets [B, H] or [B, H, D].
+  """
+
+  def per_example(self, preds, batch):
+    targets = batch['targets']
+    B, H = targets.shape[0], targets.shape[1]
+    err_BxHxD = (preds.astype(jnp.float32).reshape(targets.shape) - targets).reshape(B, H, -1)
+    se_BxH = jnp.mean(jnp.square(err_BxHxD), -1)
+    ae_BxH = jnp.mean(jnp.abs(err_BxHxD), -1)
+    out = {'loss': jnp.mean(se_BxH, -1), 'mse': jnp.mean(se_BxH, -1),
+           'mae': jnp.mean(ae_BxH, -1)}
+    for h in range(H):
+      out[f'mse_h{h + 1}'] = se_BxH[:, h]
+      out[f'mae_h{h + 1}'] = ae_BxH[:, h]
+    return out, 1.0
+
+  def derived(self, means: dict) -> dict:
+    return means
+
+
+TASKS = {
+    'classification': Classification(),
+    'regression': Regression(),
+    'per_step_classification': PerStepClassification(),
+    'language_model': LanguageModel(),
+    'forecasting': Forecasting(),
+}
 
 
 def get(name: str):
@@ -50,14 +121,16 @@ def get(name: str):
 
 
 def loss_and_sums(task, outputs, batch):
-  """(mean loss over real examples, weighted metric sums including 'count')."""
+  """(mean loss over the scored examples or positions, weighted metric sums incl. 'count')."""
   w_B = batch['weights']
-  sums = {k: jnp.sum(v * w_B) for k, v in task.per_example(outputs, batch).items()}
-  sums['count'] = jnp.sum(w_B)
+  values, count_B = task.per_example(outputs, batch)
+  # where, not a product: a padded row may give NaN (e.g. max-pooling zero steps).
+  sums = {k: jnp.sum(jnp.where(w_B > 0, v * w_B, 0.0)) for k, v in values.items()}
+  sums['count'] = jnp.sum(jnp.broadcast_to(count_B, w_B.shape) * w_B)
   return sums['loss'] / jnp.maximum(sums['count'], 1.0), sums
 
 
-def means(sums: dict) -> dict:
-  """Metric sums -> means (the 'count' key is dropped)."""
+def means(task, sums: dict) -> dict:
+  """Metric sums -> means (the 'count' key is dropped), plus the task's derived metrics."""
   count = max(float(sums['count']), 1.0)
-  return {k: float(v) / count for k, v in sums.items() if k != 'count'}
+  return task.derived({k: float(v) / count for k, v in sums.items() if k != 'count'})

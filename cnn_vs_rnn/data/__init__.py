@@ -23,6 +23,12 @@ class DataSpec:
   task: str                     # a key of cnn_vs_rnn.tasks.TASKS
   num_outputs: int              # classes, or regression targets
   per_step: bool = False        # one output per time step instead of one per example
+  vocab_size: int = 0           # > 0: inputs are int32 tokens [T] from this vocabulary
+  variable_length: bool = False  # batches carry 'lengths' [B]
+
+  @property
+  def input_dtype(self):
+    return np.int32 if self.vocab_size else np.float32
 
 
 @dataclasses.dataclass
@@ -46,7 +52,11 @@ def register(name: str):
 
 
 def load(data_config) -> Dataset:
-  return choose('dataset', data_config.name, DATASETS)(data_config)
+  """The dataset `data_config.name`, with `data_config.view` applied if set."""
+  from cnn_vs_rnn.data import transforms  # pylint: disable=g-import-not-at-top
+  dataset = choose('dataset', data_config.name, DATASETS)(data_config)
+  return transforms.apply_view(dataset, data_config.get('view', ''),
+                               data_config.get('permutation_seed', 0))
 
 
 def data_dir(data_config) -> str:
@@ -73,14 +83,42 @@ def read_all(source) -> dict[str, np.ndarray]:
   return {k: np.stack([r[k] for r in records]) for k in records[0]}
 
 
-@register('mnist1d')
-def mnist1d(data_config) -> Dataset:
-  from cnn_vs_rnn.data.procedural import Mnist1d  # pylint: disable=g-import-not-at-top
-  sources = prepared_builder(Mnist1d, data_config).as_data_source()
-  splits = {}
-  for name, source in sources.items():
-    rec = read_all(source)
-    splits[name] = {'inputs': rec['x'].astype(np.float32)[..., None],
-                    'targets': rec['label'].astype(np.int32)}
-  return Dataset(DataSpec(input_shape=(40, 1), task='classification',
-                          num_outputs=10), splits)
+def synthetic_split_BxS(shape, num_classes: int, n: int, seed) -> dict[str, np.ndarray]:
+  """n standard-normal float32 inputs of `shape`, then n int32 labels, from one rng."""
+  rng = np.random.default_rng(seed)
+  inputs = rng.standard_normal((n,) + tuple(shape), dtype=np.float32)
+  targets = rng.integers(0, num_classes, size=(n,)).astype(np.int32)
+  return {'inputs': inputs, 'targets': targets}
+
+
+@register('synthetic')
+def synthetic(data_config) -> Dataset:
+  """Random inputs and labels of any shape, offline: for benchmarks and tests.
+
+  config.data: `shape` (one example, (T, C) or (H, W, C)), `num_classes`,
+  `num_examples` (train; test has num_examples // 4, at least 1) and an
+  optional `seed` (default 0). The train split draws its inputs first, then
+  its labels, from default_rng(seed), as torch_reference.py's make_data does,
+  so with num_examples equal to the batch size it holds that exact batch.
+  """
+  shape = tuple(data_config.get('shape', ()))
+  num_classes = data_config.get('num_classes', 0)
+  n = data_config.get('num_examples', 0)
+  seed = data_config.get('seed', 0)
+  if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1
+                      for d in shape):
+    raise ConfigError(f'data.shape={shape!r} must be a non-empty tuple of positive '
+                      'ints, e.g. (784, 1) or (28, 28, 1)')
+  for key, value, low in (('num_classes', num_classes, 2), ('num_examples', n, 1)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+      raise ConfigError(f'data.{key}={value!r} must be an integer >= {low}')
+  splits = {'train': synthetic_split_BxS(shape, num_classes, n, seed),
+            'test': synthetic_split_BxS(shape, num_classes, max(n // 4, 1), [seed, 1])}
+  return Dataset(DataSpec(input_shape=shape, task='classification',
+                          num_outputs=num_classes), splits)
+
+
+# Registers the offline datasets (mnist1d, adding, copy_memory, ...).
+from cnn_vs_rnn.data import offline  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the real datasets read by their TFDS names (mnist, imdb_reviews, ...).
+from cnn_vs_rnn.data import tfds_sources  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import

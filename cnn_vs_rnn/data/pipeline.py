@@ -1,23 +1,47 @@
 """Deterministic, checkpointable batching over random-access records.
 
-A split is a dict of NumPy arrays with a shared leading dimension. The train
-stream is the concatenation of per-epoch permutations drawn from
-(seed, epoch), so the batch at a given position is a pure function of
-(seed, position): saving the position is saving the iterator.
+A split is a random-access source: a dict of NumPy arrays with a shared
+leading dimension (small datasets, held whole in memory), or a `MappedSource`
+that reads records from a TFDS data source on demand and turns a list of them
+into arrays. The train stream is the concatenation of per-epoch permutations
+drawn from (seed, epoch), so the batch at a given position is a pure function
+of (seed, position): saving the position is saving the iterator.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 Batch = dict[str, np.ndarray]
 
 
-def num_examples(split: dict[str, np.ndarray]) -> int:
-  return len(next(iter(split.values())))
+@dataclasses.dataclass(frozen=True)
+class MappedSource:
+  """Records of a random-access source (e.g. a TFDS data source), batched by `to_arrays`."""
+  source: Any
+  to_arrays: Callable[[list], Batch]
+
+  def __len__(self) -> int:
+    return len(self.source)
+
+  def take(self, indices: np.ndarray) -> Batch:
+    return self.to_arrays(self.source.__getitems__([int(i) for i in indices]))
+
+
+def num_examples(split) -> int:
+  if isinstance(split, dict):
+    return len(next(iter(split.values())))
+  return len(split)
+
+
+def take(split, indices: np.ndarray) -> Batch:
+  """The examples at `indices` of a split, as arrays."""
+  if isinstance(split, dict):
+    return {k: v[indices] for k, v in split.items()}
+  return split.take(indices)
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -32,7 +56,7 @@ class TrainIterator:
   several hosts the union of their slices is the global batch.
   """
 
-  split: dict[str, np.ndarray]
+  split: Any  # dict of arrays or MappedSource
   global_batch_size: int
   seed: int
   position: int = 0
@@ -70,7 +94,7 @@ class TrainIterator:
     per_process = self.global_batch_size // self.process_count
     idx = idx[self.process_index * per_process:(self.process_index + 1) * per_process]
     self.position += self.global_batch_size
-    batch = {k: v[idx] for k, v in self.split.items()}
+    batch = take(self.split, idx)
     batch['weights'] = np.ones(len(idx), np.float32)
     return batch
 
@@ -88,7 +112,7 @@ class TrainIterator:
     self.position = int(state['position'])
 
 
-def eval_batches(split: dict[str, np.ndarray], global_batch_size: int,
+def eval_batches(split, global_batch_size: int,
                  process_index: int = 0, process_count: int = 1
                  ) -> Iterator[Batch]:
   """Every example exactly once; the last batch is zero-padded with weight 0."""
@@ -98,9 +122,9 @@ def eval_batches(split: dict[str, np.ndarray], global_batch_size: int,
     idx = np.arange(start, start + global_batch_size)
     idx = idx[process_index * per_process:(process_index + 1) * per_process]
     real = idx < n
-    safe = np.where(real, idx, 0)
-    batch = {k: np.where(_expand(real, v.ndim), v[safe], np.zeros((), v.dtype))
-             for k, v in split.items()}
+    batch = take(split, np.where(real, idx, 0))
+    batch = {k: np.where(_expand(real, v.ndim), v, np.zeros((), v.dtype))
+             for k, v in batch.items()}
     batch['weights'] = real.astype(np.float32)
     yield batch
 

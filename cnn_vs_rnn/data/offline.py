@@ -1,0 +1,123 @@
+"""Loaders for the datasets the package generates itself (cnn_vs_rnn.data.procedural).
+
+Each is built into data_dir as ArrayRecord files on first use, read back
+through TFDS's data source (no TensorFlow), and held in memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn_vs_rnn.data import DataSpec, Dataset, prepared_builder, read_all, register
+from cnn_vs_rnn.data import procedural
+from cnn_vs_rnn.errors import ConfigError
+
+
+def _read_splits(builder) -> dict[str, dict[str, np.ndarray]]:
+  return {name: read_all(source) for name, source in builder.as_data_source().items()}
+
+
+def _positive(data_config, key: str, default: int) -> int:
+  value = data_config.get(key, default)
+  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    raise ConfigError(f'data.{key}={value!r} must be a positive integer')
+  return value
+
+
+@register('mnist1d')
+def mnist1d(data_config) -> Dataset:
+  """MNIST-1D, 4000 train / 1000 test sequences of length 40, 10 classes."""
+  splits = {name: {'inputs': rec['x'].astype(np.float32)[..., None],
+                   'targets': rec['label'].astype(np.int32)}
+            for name, rec in _read_splits(prepared_builder(procedural.Mnist1d,
+                                                           data_config)).items()}
+  return Dataset(DataSpec(input_shape=(40, 1), task='classification', num_outputs=10), splits)
+
+
+@register('adding')
+def adding(data_config) -> Dataset:
+  """Adding problem of length data.seq_len (regression; predicting 1 gives MSE 1/6)."""
+  T = _positive(data_config, 'seq_len', 200)
+  config = procedural.sequence_config(T, _positive(data_config, 'num_train', 50_000),
+                                      _positive(data_config, 'num_test', 1_000))
+  builder = prepared_builder(procedural.AddingProblem, data_config, config=config)
+  splits = {name: {'inputs': rec['x'].astype(np.float32),
+                   'targets': rec['y'].astype(np.float32)[:, None]}
+            for name, rec in _read_splits(builder).items()}
+  return Dataset(DataSpec(input_shape=(T, 2), task='regression', num_outputs=1), splits)
+
+
+@register('copy_memory')
+def copy_memory(data_config) -> Dataset:
+  """Copy memory with T = data.seq_len blanks: tokens 0..9, per-step targets."""
+  T = _positive(data_config, 'seq_len', 100)
+  config = procedural.sequence_config(T, _positive(data_config, 'num_train', 10_000),
+                                      _positive(data_config, 'num_test', 1_000))
+  builder = prepared_builder(procedural.CopyMemory, data_config, config=config)
+  splits = {name: {'inputs': rec['x'].astype(np.int32), 'targets': rec['y'].astype(np.int32)}
+            for name, rec in _read_splits(builder).items()}
+  return Dataset(DataSpec(input_shape=(T + 20,), task='per_step_classification',
+                          num_outputs=10, per_step=True, vocab_size=10), splits)
+
+
+@register('mackey_glass')
+def mackey_glass(data_config) -> Dataset:
+  """Forecast data.horizon steps of the Mackey-Glass series from data.window steps."""
+  W, H = _positive(data_config, 'window', 64), _positive(data_config, 'horizon', 16)
+  noise = float(data_config.get('noise_std', 0.0))
+  builder = prepared_builder(procedural.MackeyGlass, data_config,
+                             config=procedural.forecast_config(W, H, noise))
+  splits = {name: {'inputs': rec['x'].astype(np.float32), 'targets': rec['y'].astype(np.float32)}
+            for name, rec in _read_splits(builder).items()}
+  return Dataset(DataSpec(input_shape=(W, 1), task='forecasting', num_outputs=H), splits)
+
+
+@register('digits')
+def digits(data_config) -> Dataset:
+  """The 8x8 UCI digits from scikit-learn: images [8, 8, 1] in [0, 1], 10 classes."""
+  splits = {name: {'inputs': rec['x'].astype(np.float32), 'targets': rec['y'].astype(np.int32)}
+            for name, rec in _read_splits(prepared_builder(procedural.Digits,
+                                                           data_config)).items()}
+  return Dataset(DataSpec(input_shape=(8, 8, 1), task='classification', num_outputs=10), splits)
+
+
+def lm_windows(text_N: np.ndarray, seq_len: int) -> dict[str, np.ndarray]:
+  """Non-overlapping windows of seq_len+1 tokens: inputs w[:-1], targets w[1:]."""
+  n = (len(text_N) - 1) // seq_len
+  if n < 1:
+    raise ConfigError(f'data.seq_len={seq_len} is longer than the text ({len(text_N)} tokens)')
+  idx = np.arange(n)[:, None] * seq_len + np.arange(seq_len + 1)[None, :]
+  windows = text_N[idx].astype(np.int32)
+  return {'inputs': windows[:, :-1], 'targets': windows[:, 1:]}
+
+
+@register('stdlib_text')
+def stdlib_text(data_config) -> Dataset:
+  """Byte-level language modelling on Python standard-library docstrings."""
+  T = _positive(data_config, 'seq_len', 128)
+  splits = {name: lm_windows(rec['text'][0], T)
+            for name, rec in _read_splits(prepared_builder(procedural.StdlibText,
+                                                           data_config)).items()}
+  return Dataset(DataSpec(input_shape=(T,), task='language_model', num_outputs=256,
+                          per_step=True, vocab_size=256), splits)
+
+
+@register('keywords')
+def keywords(data_config) -> Dataset:
+  """Synthetic keyword spotting: log-mel frames [frames, mels] (or [frames, mels, 1])."""
+  from cnn_vs_rnn.data import audio  # pylint: disable=g-import-not-at-top
+  num_mels = _positive(data_config, 'num_mels', 40)
+  splits = {}
+  for name, rec in _read_splits(prepared_builder(procedural.SyntheticKeywords,
+                                                 data_config)).items():
+    feats = audio.log_mel_spectrogram(rec['x'].astype(np.float32) / 32767.0,
+                                      procedural.SAMPLE_RATE, num_mels=num_mels)
+    splits[name] = {'inputs': feats.astype(np.float32), 'targets': rec['y'].astype(np.int32)}
+  mean, std = splits['train']['inputs'].mean(), splits['train']['inputs'].std()
+  for split in splits.values():
+    split['inputs'] = (split['inputs'] - mean) / std
+    if data_config.get('as_image', False):
+      split['inputs'] = split['inputs'][..., None]
+  shape = splits['train']['inputs'].shape[1:]
+  return Dataset(DataSpec(input_shape=shape, task='classification',
+                          num_outputs=len(procedural.KEYWORDS)), splits)

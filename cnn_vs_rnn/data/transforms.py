@@ -1,0 +1,68 @@
+"""Views of a dataset: images as row or pixel sequences, fixed permutations.
+
+`config.data.view` (applied after loading, to every split):
+  ''        the dataset as it is;
+  'rows'    images [H, W, C] -> sequences [H, W*C] (one row per step);
+  'pixels'  images [H, W, C] -> sequences [H*W, C] (one pixel per step);
+  'permuted' the time axis (pixels, for images) reordered by one fixed
+            permutation drawn from `config.data.permutation_seed`
+            (permuted MNIST; the shuffled-sequence MNIST-1D control).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from cnn_vs_rnn.errors import ConfigError
+
+VIEWS = ('', 'rows', 'pixels', 'permuted')
+
+
+def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
+  """(function on an inputs array [N, *input_shape], new input_shape) for `view`."""
+  if view not in VIEWS:
+    raise ConfigError(f'unknown data.view {view!r}; valid: ' +
+                      ', '.join(repr(v) for v in VIEWS))
+  if not view:
+    return (lambda x: x), tuple(input_shape)
+  if view in ('rows', 'pixels') and len(input_shape) != 3:
+    raise ConfigError(f'data.view={view!r} needs images [H, W, C], not inputs of '
+                      f'shape {tuple(input_shape)}')
+  if view == 'rows':
+    H, W, C = input_shape
+    return (lambda x: x.reshape(x.shape[0], H, W * C)), (H, W * C)
+  if len(input_shape) == 3:  # images to pixel sequences first
+    H, W, C = input_shape
+    input_shape = (H * W, C)
+    flatten = lambda x: x.reshape(x.shape[0], H * W, C)
+  else:
+    flatten = lambda x: x
+  if view == 'pixels':
+    return flatten, tuple(input_shape)
+  perm = np.random.default_rng(permutation_seed).permutation(input_shape[0])
+  return (lambda x: flatten(x)[:, perm]), tuple(input_shape)
+
+
+def apply_view(dataset, view: str, permutation_seed: int = 0):
+  """The dataset with `view` applied to the inputs of every split."""
+  from cnn_vs_rnn.data.pipeline import MappedSource  # pylint: disable=g-import-not-at-top
+  fn, shape = view_fn(view, dataset.spec.input_shape, permutation_seed)
+  if not view:
+    return dataset
+  if dataset.spec.per_step or dataset.spec.vocab_size:
+    raise ConfigError(f'data.view={view!r} applies to real-valued, per-example inputs, '
+                      f'not to {dataset.spec.task!r} data')
+
+  def on_batch(batch):
+    return {**batch, 'inputs': fn(batch['inputs'])}
+
+  splits = {}
+  for name, split in dataset.splits.items():
+    if isinstance(split, dict):
+      splits[name] = on_batch(split)
+    else:
+      splits[name] = MappedSource(split.source, lambda recs, f=split.to_arrays: on_batch(f(recs)))
+  return dataclasses.replace(dataset, spec=dataclasses.replace(dataset.spec, input_shape=shape),
+                             splits=splits)

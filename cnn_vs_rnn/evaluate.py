@@ -1,0 +1,76 @@
+"""Evaluate a workdir's checkpoint on a split.
+
+  python -m cnn_vs_rnn.evaluate --workdir DIR [--split test] [--step N]
+
+Prints one JSON line of metrics (the same keys as final_metrics.json).
+Exit codes: 0 success; 2 usage error (no run in DIR, unknown split or step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import ml_collections
+
+from cnn_vs_rnn import configlib, train
+from cnn_vs_rnn.checkpointing import Checkpointer
+from cnn_vs_rnn.errors import ConfigError, RunError
+
+
+def load_workdir(workdir: str, step: int | None = None):
+  """(run, train state, step) of the newest readable (or the given) checkpoint in `workdir`."""
+  path = os.path.join(workdir, 'config.json')
+  if not os.path.isfile(path):
+    raise ConfigError(f'workdir {workdir!r} holds no run (no config.json); pass the '
+                      '--workdir of a training run')
+  with open(path) as f:
+    config = ml_collections.ConfigDict(json.load(f)['config'])
+  run = train.build_run(config)
+  ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
+  try:
+    steps = ckpt.all_steps()
+    if step is None:
+      restored = ckpt.restore_latest(run.abstract_state, quarantine=False)
+      if restored is None:
+        raise ConfigError(f'workdir {workdir!r} has no checkpoint yet')
+      state, _, step = restored
+    elif step not in steps:
+      raise ConfigError(f'--step={step} has no checkpoint in {workdir!r}; valid: '
+                        + ', '.join(map(str, steps)))
+    else:
+      state, _ = ckpt.restore(step, run.abstract_state)
+  finally:
+    ckpt.close()
+  return run, state, step
+
+
+def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None) -> dict:
+  run, state, step = load_workdir(workdir, step)
+  metrics = train.evaluate(train.jit_eval_step(run.task, run.mesh), state,
+                           run.dataset.split(split), configlib.eval_batch_size(run.config),
+                           run.mesh, run.task)
+  return {'step': step, 'split': split, **{f'eval/{k}': v for k, v in metrics.items()}}
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--workdir', required=True)
+  parser.add_argument('--split', default='test')
+  parser.add_argument('--step', type=int, default=None)
+  args = parser.parse_args(argv)
+  try:
+    print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step)))
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except RunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

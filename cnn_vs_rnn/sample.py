@@ -1,0 +1,90 @@
+"""Generate text from a byte-level language-model checkpoint (RNN, LRU or causal TCN).
+
+  python -m cnn_vs_rnn.sample --workdir DIR --prompt TEXT --length N --temperature T [--seed S]
+
+The model reads the last `seq_len` bytes (the training window) and samples
+the next byte from softmax(logits / T); temperature 0 takes the argmax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.evaluate import load_workdir
+
+
+def next_token_logits_fn(apply_fn):
+  """jitted (variables, tokens [1, T], length) -> logits at position length-1.
+
+  The window is right-padded; a recurrent model ignores steps past `length`
+  and a causal TCN never looks ahead, so the padding does not change the logits.
+  """
+
+  @jax.jit
+  def logits(variables, tokens_1xT, length):
+    out_1xTxV = apply_fn(variables, tokens_1xT, lengths=length[None], train=False)
+    return out_1xTxV[0, length - 1]
+
+  return logits
+
+
+def generate(run, state, prompt: bytes, length: int, temperature: float, seed: int) -> bytes:
+  window = run.dataset.spec.input_shape[0]
+  logits_fn = next_token_logits_fn(state.apply_fn)
+  variables = {'params': state.params, **state.model_state}
+  tokens = list(prompt) or [ord('\n')]
+  rng = jax.random.key(seed)
+  out = []
+  for i in range(length):
+    context = tokens[-window:]
+    padded = np.zeros((1, window), np.int32)
+    padded[0, :len(context)] = context
+    logits = logits_fn(variables, jnp.asarray(padded), jnp.asarray(len(context), jnp.int32))
+    if temperature == 0:
+      token = int(jnp.argmax(logits))
+    else:
+      token = int(jax.random.categorical(jax.random.fold_in(rng, i), logits / temperature))
+    tokens.append(token)
+    out.append(token)
+  return bytes(out)
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--workdir', required=True)
+  parser.add_argument('--prompt', default='')
+  parser.add_argument('--length', type=int, default=200)
+  parser.add_argument('--temperature', type=float, default=0.8)
+  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--step', type=int, default=None)
+  args = parser.parse_args(argv)
+  try:
+    if args.length < 1:
+      raise ConfigError(f'--length={args.length} must be a positive integer')
+    if args.temperature < 0:
+      raise ConfigError(f'--temperature={args.temperature} must be >= 0')
+    run, state, _ = load_workdir(args.workdir, args.step)
+    spec = run.dataset.spec
+    if spec.task != 'language_model' or spec.vocab_size != 256:
+      raise ConfigError(f'workdir {args.workdir!r} holds a {spec.task!r} model on '
+                        f'{run.config.data.name!r}; sample needs a byte-level language model')
+    text = generate(run, state, args.prompt.encode('utf-8'), args.length, args.temperature,
+                    args.seed)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except RunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  sys.stdout.write(args.prompt + text.decode('utf-8', errors='replace') + '\n')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

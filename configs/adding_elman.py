@@ -1,0 +1,38 @@
+"""Elman RNN (77 hidden units) on the adding problem, T=200.
+
+Set --config.model.activation=relu --config.model.irnn_init=True for the IRNN
+(Le et al. 2015).
+
+  python -m cnn_vs_rnn.train --config configs/adding_elman.py --workdir runs/adding_elman
+
+Expected: eval/mse below the trivial 0.167 once the net finds the markers; not yet measured.
+"""
+
+from cnn_vs_rnn import configlib
+
+
+def get_config():
+  c = configlib.base_config()
+  c.num_train_steps = 4000
+  c.log_every_steps = 250
+  c.eval_every_steps = 1000
+  c.checkpoint_every_steps = 1000
+
+  c.data.name = 'adding'
+  c.data.seq_len = 200  # T
+  c.data.num_train = 50_000
+  c.data.num_test = 1_000
+  c.data.batch_size = 64
+  c.data.eval_batch_size = 500
+  c.data.data_dir = ''
+
+  c.model.name = 'elman'
+  c.model.hidden_size = 77
+  c.model.pool = 'last'
+  c.model.activation = 'tanh'
+  c.model.irnn_init = False
+
+  c.optim.name = 'adam'
+  c.optim.learning_rate = 0.002
+  c.optim.grad_clip_norm = 1.0
+  return c

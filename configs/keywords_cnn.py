@@ -1,0 +1,33 @@
+"""A 2D CNN on log-mel spectrograms of the synthetic keywords (offline speech).
+
+  python -m cnn_vs_rnn.train --config configs/keywords_cnn.py --workdir runs/keywords_cnn
+
+Expected: not yet measured.
+"""
+
+from cnn_vs_rnn import configlib
+
+
+def get_config():
+  c = configlib.base_config()
+  c.num_train_steps = 2000
+  c.log_every_steps = 125
+  c.eval_every_steps = 500
+  c.checkpoint_every_steps = 500
+
+  c.data.name = 'keywords'
+  c.data.num_mels = 40
+  c.data.batch_size = 64
+  c.data.eval_batch_size = 600
+  c.data.data_dir = ''
+
+  c.data.as_image = True
+  c.model.name = 'cnn2d'
+  c.model.blocks = ((16,), (32,))
+  c.model.padding = 'SAME'
+  c.model.dense = (64,)
+
+  c.optim.name = 'adam'
+  c.optim.learning_rate = 0.002
+  c.optim.grad_clip_norm = 0.0
+  return c
