@@ -29,6 +29,7 @@ def get_config():
   c.model.hidden_size = 128
   c.model.num_layers = 1
   c.model.pool = 'last'
+  c.model.unroll = 1
 
   c.optim.name = 'adam'
   c.optim.learning_rate = 1e-3
