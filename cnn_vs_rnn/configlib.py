@@ -64,6 +64,11 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
   return module.get_config()
 
 
+def load_sibling(config_file: str, name: str) -> ml_collections.ConfigDict:
+  """The config of `name` in the directory of `config_file` (a variant's base)."""
+  return load_config_file(os.path.join(os.path.dirname(os.path.abspath(config_file)), name))
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks the fields that have to hold before anything is built."""
   for key in ('num_train_steps', 'log_every_steps', 'eval_every_steps',

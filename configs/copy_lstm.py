@@ -1,4 +1,4 @@
-"""LSTM on copy memory, T=100: tokens one-hot, per-step outputs.
+"""LSTM on copy memory, T=100: configs/copy_gru.py with an LSTM.
 
 The trivial baseline (blanks everywhere, then a guess among 8 symbols) has
 cross-entropy 10 ln 8 / (T + 20) = 0.173 at T = 100.
@@ -12,25 +12,6 @@ from cnn_vs_rnn import configlib
 
 
 def get_config():
-  c = configlib.base_config()
-  c.num_train_steps = 4000
-  c.log_every_steps = 250
-  c.eval_every_steps = 1000
-  c.checkpoint_every_steps = 1000
-
-  c.data.name = 'copy_memory'
-  c.data.seq_len = 100  # T blanks between the symbols and the delimiter
-  c.data.num_train = 10_000
-  c.data.num_test = 1_000
-  c.data.batch_size = 32
-  c.data.eval_batch_size = 500
-  c.data.data_dir = ''
-
+  c = configlib.load_sibling(__file__, 'copy_gru.py')
   c.model.name = 'lstm'
-  c.model.embed_dim = 0  # one-hot tokens
-  c.model.hidden_size = 50
-
-  c.optim.name = 'adam'
-  c.optim.learning_rate = 0.0005
-  c.optim.grad_clip_norm = 1.0
   return c
