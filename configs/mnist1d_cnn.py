@@ -2,8 +2,8 @@
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_cnn.py --workdir runs/mnist1d_cnn
 
-Expected: eval/accuracy about 0.94 on the 1000 test examples (published: 94%),
-in well under two minutes on a 2-core CPU.
+Expected: eval/accuracy 0.932 +- 0.008 over seeds 0-2 (seed 0: 0.941) on the
+1000 test examples (published: 94%), in about 10 s on a 2-core CPU.
 """
 
 from cnn_vs_rnn import configlib

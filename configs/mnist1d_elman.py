@@ -6,7 +6,7 @@ hidden units per direction, and the readout sees every step's outputs
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_elman.py --workdir runs/mnist1d_elman
 
-Expected: eval/accuracy about 0.73 (one seed, measured: 0.734 at step 3000).
+Expected: eval/accuracy 0.747 +- 0.020 over seeds 0-2 (measured, 3000 steps).
 """
 
 from cnn_vs_rnn import configlib

@@ -5,8 +5,8 @@ Six hidden units per direction; the readout sees every step's outputs
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_gru.py --workdir runs/mnist1d_gru
 
-Expected: eval/accuracy 0.907 +- 0.015 over seeds 0-2 on the 1000 test
-examples (published: 91%).
+Expected: eval/accuracy 0.908 +- 0.020 over seeds 0-2 on the 1000 test
+examples (published: 91%), in about 16 s on a 2-core CPU.
 """
 
 from cnn_vs_rnn import configlib

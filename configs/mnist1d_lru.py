@@ -7,7 +7,7 @@ The readout matters: with model.pool='last' the same recipe reached only
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_lru.py --workdir runs/mnist1d_lru
 
-Expected: eval/accuracy about 0.97 (one seed, measured: 0.967 at step 3000).
+Expected: eval/accuracy 0.968 +- 0.007 over seeds 0-2 (measured, 3000 steps).
 """
 
 from cnn_vs_rnn import configlib

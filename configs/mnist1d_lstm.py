@@ -6,7 +6,7 @@ hidden units per direction, and the readout sees every step's outputs
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_lstm.py --workdir runs/mnist1d_lstm
 
-Expected: eval/accuracy about 0.88 (one seed, measured: 0.880 at step 3000).
+Expected: eval/accuracy 0.881 +- 0.005 over seeds 0-2 (measured, 3000 steps).
 """
 
 from cnn_vs_rnn import configlib

@@ -6,7 +6,7 @@ steps, so the readout at the last step sees the whole sequence.
 
   python -m cnn_vs_rnn.train --config configs/mnist1d_tcn.py --workdir runs/mnist1d_tcn
 
-Expected: eval/accuracy about 0.94 (one seed, measured: 0.942 at step 3000;
+Expected: eval/accuracy 0.941 +- 0.003 over seeds 0-2 (measured, 3000 steps;
 published CNN 94%, 5,210 parameters).
 """
 
