@@ -5,7 +5,8 @@ cross-entropy 10 ln 8 / (T + 20) = 0.173 at T = 100.
 
   python -m cnn_vs_rnn.train --config configs/copy_tcn.py --workdir runs/copy_tcn
 
-Expected: eval/loss far below 0.173; not yet measured.
+Expected: eval/loss 0.00021 and eval/accuracy 1.000 (seed 0, measured; the
+baseline is 0.173), about 40 s on a 2-core CPU.
 """
 
 from cnn_vs_rnn import configlib
@@ -13,7 +14,7 @@ from cnn_vs_rnn import configlib
 
 def get_config():
   c = configlib.base_config()
-  c.num_train_steps = 4000
+  c.num_train_steps = 2000
   c.log_every_steps = 250
   c.eval_every_steps = 1000
   c.checkpoint_every_steps = 1000

@@ -2,7 +2,8 @@
 
   python -m cnn_vs_rnn.train --config configs/keywords_cnn.py --workdir runs/keywords_cnn
 
-Expected: not yet measured.
+Expected: eval/accuracy 1.000 at step 500 (seed 0, measured; the run was stopped
+there): the synthetic keywords are easy for a CNN on the spectrogram.
 """
 
 from cnn_vs_rnn import configlib
