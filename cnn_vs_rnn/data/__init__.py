@@ -59,6 +59,14 @@ def load(data_config) -> Dataset:
                                data_config.get('permutation_seed', 0))
 
 
+def positive_field(data_config, key: str, default: int) -> int:
+  """config.data.<key> (or `default`), checked to be a positive integer."""
+  value = data_config.get(key, default)
+  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    raise ConfigError(f'data.{key}={value!r} must be a positive integer')
+  return value
+
+
 def data_dir(data_config) -> str:
   """config.data.data_dir, else $TFDS_DATA_DIR, else ~/tensorflow_datasets."""
   return (data_config.get('data_dir') or os.environ.get('TFDS_DATA_DIR')

@@ -8,20 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_vs_rnn.data import DataSpec, Dataset, prepared_builder, read_all, register
+from cnn_vs_rnn.data import (DataSpec, Dataset, positive_field, prepared_builder, read_all,
+                             register)
 from cnn_vs_rnn.data import procedural
 from cnn_vs_rnn.errors import ConfigError
 
 
 def _read_splits(builder) -> dict[str, dict[str, np.ndarray]]:
   return {name: read_all(source) for name, source in builder.as_data_source().items()}
-
-
-def _positive(data_config, key: str, default: int) -> int:
-  value = data_config.get(key, default)
-  if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-    raise ConfigError(f'data.{key}={value!r} must be a positive integer')
-  return value
 
 
 @register('mnist1d')
@@ -37,9 +31,9 @@ def mnist1d(data_config) -> Dataset:
 @register('adding')
 def adding(data_config) -> Dataset:
   """Adding problem of length data.seq_len (regression; predicting 1 gives MSE 1/6)."""
-  T = _positive(data_config, 'seq_len', 200)
-  config = procedural.sequence_config(T, _positive(data_config, 'num_train', 50_000),
-                                      _positive(data_config, 'num_test', 1_000))
+  T = positive_field(data_config, 'seq_len', 200)
+  config = procedural.sequence_config(T, positive_field(data_config, 'num_train', 50_000),
+                                      positive_field(data_config, 'num_test', 1_000))
   builder = prepared_builder(procedural.AddingProblem, data_config, config=config)
   splits = {name: {'inputs': rec['x'].astype(np.float32),
                    'targets': rec['y'].astype(np.float32)[:, None]}
@@ -50,9 +44,9 @@ def adding(data_config) -> Dataset:
 @register('copy_memory')
 def copy_memory(data_config) -> Dataset:
   """Copy memory with T = data.seq_len blanks: tokens 0..9, per-step targets."""
-  T = _positive(data_config, 'seq_len', 100)
-  config = procedural.sequence_config(T, _positive(data_config, 'num_train', 10_000),
-                                      _positive(data_config, 'num_test', 1_000))
+  T = positive_field(data_config, 'seq_len', 100)
+  config = procedural.sequence_config(T, positive_field(data_config, 'num_train', 10_000),
+                                      positive_field(data_config, 'num_test', 1_000))
   builder = prepared_builder(procedural.CopyMemory, data_config, config=config)
   splits = {name: {'inputs': rec['x'].astype(np.int32), 'targets': rec['y'].astype(np.int32)}
             for name, rec in _read_splits(builder).items()}
@@ -63,7 +57,7 @@ def copy_memory(data_config) -> Dataset:
 @register('mackey_glass')
 def mackey_glass(data_config) -> Dataset:
   """Forecast data.horizon steps of the Mackey-Glass series from data.window steps."""
-  W, H = _positive(data_config, 'window', 64), _positive(data_config, 'horizon', 16)
+  W, H = positive_field(data_config, 'window', 64), positive_field(data_config, 'horizon', 16)
   noise = float(data_config.get('noise_std', 0.0))
   builder = prepared_builder(procedural.MackeyGlass, data_config,
                              config=procedural.forecast_config(W, H, noise))
@@ -94,7 +88,7 @@ def lm_windows(text_N: np.ndarray, seq_len: int) -> dict[str, np.ndarray]:
 @register('stdlib_text')
 def stdlib_text(data_config) -> Dataset:
   """Byte-level language modelling on Python standard-library docstrings."""
-  T = _positive(data_config, 'seq_len', 128)
+  T = positive_field(data_config, 'seq_len', 128)
   splits = {name: lm_windows(rec['text'][0], T)
             for name, rec in _read_splits(prepared_builder(procedural.StdlibText,
                                                            data_config)).items()}
@@ -106,7 +100,7 @@ def stdlib_text(data_config) -> Dataset:
 def keywords(data_config) -> Dataset:
   """Synthetic keyword spotting: log-mel frames [frames, mels] (or [frames, mels, 1])."""
   from cnn_vs_rnn.data import audio  # pylint: disable=g-import-not-at-top
-  num_mels = _positive(data_config, 'num_mels', 40)
+  num_mels = positive_field(data_config, 'num_mels', 40)
   splits = {}
   for name, rec in _read_splits(prepared_builder(procedural.SyntheticKeywords,
                                                  data_config)).items():

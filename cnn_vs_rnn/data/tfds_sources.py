@@ -48,7 +48,8 @@ import shlex
 
 import numpy as np
 
-from cnn_vs_rnn.data import DataSpec, Dataset, data_dir, read_all, register
+from cnn_vs_rnn.data import DataSpec, Dataset, data_dir, positive_field, read_all, register
+from cnn_vs_rnn.data.offline import lm_windows
 from cnn_vs_rnn.data.audio import log_mel_spectrogram, num_frames
 from cnn_vs_rnn.data.pipeline import MappedSource
 from cnn_vs_rnn.errors import ConfigError
@@ -139,12 +140,6 @@ def read_records(source: Records) -> list:
 def as_bytes(text) -> bytes:
   """A Text feature's value: bytes from ArrayRecord files, str under mock_data."""
   return text.encode('utf-8') if isinstance(text, str) else bytes(text)
-
-
-def _positive_int(key: str, value) -> int:
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ConfigError(f'data.{key}={value!r} must be a positive integer')
-  return value
 
 
 # ---------------------------------------------------------------------------
@@ -274,12 +269,12 @@ def imdb_reviews(data_config) -> Dataset:
   tokenizer = data_config.get('tokenizer', 'word')
   if tokenizer not in TOKENIZERS:
     raise ConfigError(f'unknown data.tokenizer {tokenizer!r}; valid: {", ".join(TOKENIZERS)}')
-  max_len = _positive_int('max_len', data_config.get('max_len', 256))
+  max_len = positive_field(data_config, 'max_len', 256)
   buckets = check_buckets(data_config.get('buckets', ()), max_len)
   records = {split: read_records(open_split('imdb_reviews', split, data_config))
              for split in ('train', 'test')}
   if tokenizer == 'word':
-    size = _positive_int('vocab_size', data_config.get('vocab_size', 20000))
+    size = positive_field(data_config, 'vocab_size', 20000)
     vocab = build_vocab((r['text'] for r in records['train']), size)  # train only
     encode = lambda text: encode_words(text, vocab)
     vocab_size = size + 2
@@ -300,18 +295,10 @@ def imdb_reviews(data_config) -> Dataset:
 # Tiny Shakespeare: byte-level language modelling.
 
 
-def lm_chunks(data: bytes, seq_len: int) -> dict[str, np.ndarray]:
-  """inputs [N, seq_len] = consecutive chunks of `data`; targets = the same shifted by one."""
-  ids = np.frombuffer(data, np.uint8).astype(np.int32)
-  n = (len(ids) - 1) // seq_len
-  return {'inputs': ids[:n * seq_len].reshape(n, seq_len),
-          'targets': ids[1:n * seq_len + 1].reshape(n, seq_len)}
-
-
 @register('tiny_shakespeare')
 def tiny_shakespeare(data_config) -> Dataset:
   """Tiny Shakespeare bytes, cut into `seq_len`-byte next-byte prediction examples."""
-  seq_len = _positive_int('seq_len', data_config.get('seq_len', 128))
+  seq_len = positive_field(data_config, 'seq_len', 128)
   splits = {}
   for split in ('train', 'validation', 'test'):
     # One record per split holds the whole text; join all records regardless.
@@ -320,7 +307,7 @@ def tiny_shakespeare(data_config) -> Dataset:
     if len(text) < seq_len + 1:
       raise ConfigError(f'data.seq_len={seq_len} is too long: the tiny_shakespeare '
                         f'{split!r} split has {len(text)} bytes')
-    splits[split] = lm_chunks(text, seq_len)
+    splits[split] = lm_windows(np.frombuffer(text, np.uint8), seq_len)
   spec = DataSpec(input_shape=(seq_len,), task='language_model', num_outputs=256,
                   per_step=True, vocab_size=256)
   return Dataset(spec, splits)
@@ -405,7 +392,7 @@ def speech_features(audio_BxN: np.ndarray, num_mels: int) -> np.ndarray:
 @register('speech_commands')
 def speech_commands(data_config) -> Dataset:
   """Speech Commands v0.02, 12 classes, log-mel features per batch."""
-  num_mels = _positive_int('num_mels', data_config.get('num_mels', 40))
+  num_mels = positive_field(data_config, 'num_mels', 40)
   as_image = bool(data_config.get('as_image', False))
   root = os.path.join(data_dir(data_config), 'speech_commands')
   path = newest_version_dir(root)
