@@ -37,6 +37,8 @@ def base_config() -> ml_collections.ConfigDict:
   # 0 means: the same as batch_size.
   c.data.eval_batch_size = 0
   c.data.eval_split = 'test'
+  # Hold an in-memory train split whole on the devices and gather batches there.
+  c.data.device_resident = True
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = 'adam'

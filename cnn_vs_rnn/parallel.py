@@ -7,9 +7,11 @@ same compiled step runs on a laptop, a GPU or a multi-host TPU slice.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
@@ -48,3 +50,21 @@ def shard_batch(batch: dict, mesh: Mesh) -> dict:
   sharding = batch_sharded(mesh)
   return {k: jax.make_array_from_process_local_data(sharding, v)
           for k, v in batch.items()}
+
+
+def device_resident(split: dict, mesh: Mesh):
+  """Holds a split whole on every device; returns indices [B] -> a sharded batch.
+
+  Every process passes the same global indices; the gather runs on the
+  devices, so no batch crosses from the host during training.
+  """
+  arrays = {k: jax.make_array_from_process_local_data(replicated(mesh), v)
+            for k, v in split.items()}
+
+  @functools.partial(jax.jit, out_shardings=batch_sharded(mesh))
+  def gather(arrays, idx_B):
+    batch = {k: jnp.take(v, idx_B, axis=0) for k, v in arrays.items()}
+    batch['weights'] = jnp.ones(idx_B.shape, jnp.float32)
+    return batch
+
+  return lambda idx_B: gather(arrays, idx_B)

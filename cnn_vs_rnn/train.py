@@ -221,7 +221,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   init, abstract_state = run.init, run.abstract_state
 
   ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
-  train_iter = TrainIterator(dataset.split('train'), config.data.batch_size, config.seed,
+  train_split = dataset.split('train')
+  device_batch = (parallel.device_resident(train_split, mesh)
+                  if config.data.get('device_resident', False) and isinstance(train_split, dict)
+                  else None)
+  train_iter = TrainIterator(train_split, config.data.batch_size, config.seed,
                              process_index=jax.process_index(),
                              process_count=jax.process_count())
   restored = ckpt.restore_latest(abstract_state)
@@ -269,7 +273,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   try:
     for step in range(start_step + 1, config.num_train_steps + 1):
-      batch = parallel.shard_batch(next(train_iter), mesh)
+      batch = (device_batch(train_iter.next_global_indices()) if device_batch
+               else parallel.shard_batch(next(train_iter), mesh))
       state, metrics = p_train_step(state, batch, train_rng)
       # Check step N-1 only once step N is dispatched: no host sync in the loop.
       drain()

@@ -201,3 +201,16 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path, mnist1d):
     np.testing.assert_array_equal(a, b)
   assert (json.load(open(os.path.join(ref, 'final_metrics.json'))) ==
           json.load(open(os.path.join(killed, 'final_metrics.json'))))
+
+
+def test_device_resident_data_trains_exactly_like_host_batches(tmp_path, mnist1d):
+  finals, arrays = [], []
+  for resident in (True, False):
+    config = tiny(load('mnist1d_cnn'), steps=4, every=4)
+    config.data.device_resident = resident
+    workdir = str(tmp_path / f'resident_{resident}')
+    finals.append(train.train_and_evaluate(config, workdir))
+    arrays.append(checkpoint_arrays(workdir, 4))
+  assert finals[0] == finals[1]
+  for a, b in zip(*arrays):
+    np.testing.assert_array_equal(a, b)

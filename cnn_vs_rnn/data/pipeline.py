@@ -89,11 +89,19 @@ class TrainIterator:
   def __iter__(self) -> Iterator[Batch]:
     return self
 
-  def __next__(self) -> Batch:
+  def next_global_indices(self) -> np.ndarray:
+    """Record indices of the whole next global batch; advances the position.
+
+    For data held whole on the devices, which gather the batch themselves.
+    """
     idx = self.global_indices(self.position)
+    self.position += self.global_batch_size
+    return idx
+
+  def __next__(self) -> Batch:
+    idx = self.next_global_indices()
     per_process = self.global_batch_size // self.process_count
     idx = idx[self.process_index * per_process:(self.process_index + 1) * per_process]
-    self.position += self.global_batch_size
     batch = take(self.split, idx)
     batch['weights'] = np.ones(len(idx), np.float32)
     return batch
