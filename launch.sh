@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Launch a training run locally or on every worker of a Cloud TPU VM.
 #
-#   ./launch.sh local CONFIG WORKDIR [--config.KEY=VALUE ...]
+#   ./launch.sh local CONFIG WORKDIR [--config.KEY=VALUE ...]   # $PYTHON or .venv/bin/python
 #   ./launch.sh tpu-setup TPU_NAME ZONE            # copy this checkout, install .[tpu]
 #   ./launch.sh tpu TPU_NAME ZONE CONFIG WORKDIR [--config.KEY=VALUE ...]
 #
@@ -21,7 +21,10 @@ case "$mode" in
     [ $# -ge 2 ] || usage
     config=$1 workdir=$2; shift 2
     cd "$here"
-    exec python -m cnn_vs_rnn.train --config "$config" --workdir "$workdir" "$@"
+    # $PYTHON, else the Quick start's .venv, else python on the PATH.
+    python=${PYTHON:-python}
+    [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && python=.venv/bin/python
+    exec "$python" -m cnn_vs_rnn.train --config "$config" --workdir "$workdir" "$@"
     ;;
   tpu-setup)
     [ $# -eq 2 ] || usage
