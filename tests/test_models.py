@@ -1,6 +1,7 @@
 """Models against plain NumPy unrolls of their equations, and registry checks."""
 
 import jax
+import jax.test_util
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -140,3 +141,27 @@ def test_reference_parameter_counts(cfg, count):
 def test_bad_model_configs(cfg, message):
   with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):
     models.build(ml_collections.ConfigDict(cfg), SPEC)
+
+
+@pytest.mark.parametrize('cfg,shape', [
+    (dict(name='elman', hidden_size=3), (5, 2)),
+    (dict(name='lstm', hidden_size=3, num_layers=2), (5, 2)),
+    (dict(name='gru', hidden_size=3, bidirectional=True, pool='mean'), (5, 2)),
+    (dict(name='cnn1d', features=(3, 4), kernel_sizes=(3, 3), strides=(1, 2)), (8, 2)),
+    (dict(name='cnn2d', blocks=((3,),), dense=(4,), norm='layer'), (6, 6, 1)),
+    (dict(name='resnet', stage_sizes=(1, 1), width=2, norm='group', norm_groups=2),
+     (4, 4, 1)),
+])
+def test_gradients_match_finite_differences(cfg, shape):
+  # float64 and random non-zero parameters, so that finite differences are
+  # exact enough and no ReLU input sits on its kink.
+  with jax.enable_x64(True):
+    spec = DataSpec(input_shape=shape, task='classification', num_outputs=3)
+    model = models.build(ml_collections.ConfigDict(cfg), spec)
+    x = jax.random.normal(jax.random.key(1), (2,) + shape, jnp.float64)
+    params = model.init(jax.random.key(0), x)['params']
+    rng = np.random.default_rng(0)
+    params = jax.tree.map(lambda l: jnp.asarray(rng.normal(0, 0.5, l.shape)), params)
+    f = jax.jit(lambda p, x: model.apply({'params': p}, x))
+    assert f(params, x).dtype == jnp.float64
+    jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)
