@@ -1,5 +1,7 @@
 """Bidirectional Elman (tanh) RNN on MNIST-1D: 4,918 parameters.
 
+configs/mnist1d_lstm.py (same shape and recipe) with Elman cells.
+
 The same shape as configs/mnist1d_gru.py (the MNIST-1D reference GRU): six
 hidden units per direction, and the readout sees every step's outputs
 (flattened).
@@ -13,26 +15,6 @@ from cnn_vs_rnn import configlib
 
 
 def get_config():
-  c = configlib.base_config()
-  c.seed = 0
-  c.num_train_steps = 3000
-  c.log_every_steps = 500
-  c.eval_every_steps = 1000
-  c.checkpoint_every_steps = 1000
-
-  c.data.name = 'mnist1d'
-  c.data.batch_size = 100
-  c.data.data_dir = ''  # '' = $TFDS_DATA_DIR or ~/tensorflow_datasets
-
+  c = configlib.load_sibling(__file__, 'mnist1d_lstm.py')
   c.model.name = 'elman'
-  c.model.hidden_size = 6
-  c.model.num_layers = 1
-  c.model.bidirectional = True
-  c.model.pool = 'flatten'
-
-  c.optim.name = 'adamw'
-  c.optim.learning_rate = 1e-2
-  c.optim.weight_decay = 0.05
-  c.optim.schedule = 'cosine'
-  c.optim.grad_clip_norm = 1.0
   return c
