@@ -5,7 +5,10 @@ Sample text afterwards:
 
   python -m cnn_vs_rnn.train --config configs/charlm_lstm.py --workdir runs/charlm_lstm
 
-Expected: eval/bits_per_char well below 8 (uniform bytes); not yet measured.
+Expected: eval/bits_per_char 2.57 (seed 0, measured; 8 for uniform bytes; best 2.49 at
+step 2000, so the 370k-parameter net starts to overfit the 378 kB corpus). Sample
+at temperature 0.7: "Return the given a strings; exception is used as instance
+methods to ...".
 """
 
 from cnn_vs_rnn import configlib
