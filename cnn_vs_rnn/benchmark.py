@@ -49,7 +49,7 @@ import ml_collections
 
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks, train
 from cnn_vs_rnn.data.pipeline import TrainIterator
-from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.errors import ConfigError, RunError, run_command
 
 
 def flops_of(compiled) -> float | None:
@@ -256,18 +256,14 @@ def config_name(flag_values) -> str:
 def main(argv=None) -> int:
   argv = list(sys.argv if argv is None else argv)
   flag_values, config_flag = _define_flags(argv)
-  try:
+
+  def body():
     config = train._parse_config(argv, flag_values, config_flag)  # pylint: disable=protected-access
     parallel.maybe_initialize_distributed()
     result = benchmark(config, flag_values.steps, flag_values.warmup)
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  except RunError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 1
-  print(json.dumps({'config': config_name(flag_values), **result}), flush=True)
-  return 0
+    print(json.dumps({'config': config_name(flag_values), **result}), flush=True)
+
+  return run_command(body)
 
 
 if __name__ == '__main__':

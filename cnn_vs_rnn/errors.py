@@ -21,6 +21,23 @@ class NonFiniteLossError(RunError):
         'optim.grad_clip_norm.')
 
 
+def run_command(body) -> int:
+  """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError.
+
+  The error becomes one line on stderr, with no traceback.
+  """
+  import sys  # pylint: disable=g-import-not-at-top
+  try:
+    body()
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
+  except RunError as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 1
+  return 0
+
+
 def choose(kind: str, name: str, registry) -> object:
   """Looks `name` up in `registry` or raises a ConfigError listing the choices."""
   try:

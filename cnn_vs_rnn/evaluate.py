@@ -17,7 +17,7 @@ import ml_collections
 
 from cnn_vs_rnn import configlib, train
 from cnn_vs_rnn.checkpointing import Checkpointer
-from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.errors import ConfigError, run_command
 
 
 def load_workdir(workdir: str, step: int | None = None):
@@ -61,15 +61,8 @@ def main(argv=None) -> int:
   parser.add_argument('--split', default='test')
   parser.add_argument('--step', type=int, default=None)
   args = parser.parse_args(argv)
-  try:
-    print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step)))
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  except RunError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 1
-  return 0
+  return run_command(
+      lambda: print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step))))
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn.evaluate import load_workdir
 
 
@@ -64,7 +64,8 @@ def main(argv=None) -> int:
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--step', type=int, default=None)
   args = parser.parse_args(argv)
-  try:
+
+  def body():
     if args.length < 1:
       raise ConfigError(f'--length={args.length} must be a positive integer')
     if args.temperature < 0:
@@ -76,14 +77,9 @@ def main(argv=None) -> int:
                         f'{run.config.data.name!r}; sample needs a byte-level language model')
     text = generate(run, state, args.prompt.encode('utf-8'), args.length, args.temperature,
                     args.seed)
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  except RunError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 1
-  sys.stdout.write(args.prompt + text.decode('utf-8', errors='replace') + '\n')
-  return 0
+    sys.stdout.write(args.prompt + text.decode('utf-8', errors='replace') + '\n')
+
+  return run_command(body)
 
 
 if __name__ == '__main__':

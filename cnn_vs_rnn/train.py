@@ -30,7 +30,7 @@ from flax.training import train_state
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import TrainIterator, eval_batches
-from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, RunError
+from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
 
 
@@ -411,19 +411,15 @@ def _type_error_message(msg: str, argv) -> str:
 def main(argv=None) -> int:
   argv = list(sys.argv if argv is None else argv)
   flag_values, config_flag = _define_flags()
-  try:
+
+  def body():
     config, workdir = _parse(argv, flag_values, config_flag)
     parallel.maybe_initialize_distributed()
     start = time.perf_counter()
     final = train_and_evaluate(config, workdir)
-  except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 2
-  except RunError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 1
-  print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
-  return 0
+    print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
+
+  return run_command(body)
 
 
 if __name__ == '__main__':
