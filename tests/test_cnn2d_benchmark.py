@@ -15,6 +15,7 @@ from jax.test_util import check_grads
 
 from cnn_vs_rnn import benchmark, configlib, data, models, optim, parallel, tasks, train
 from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.models import cnn2d
 from cnn_vs_rnn.errors import ConfigError
 from conftest import CONFIG_DIR, REPO, tiny
 
@@ -120,6 +121,12 @@ def test_resnet_layout():
     (dict(name='cnn2d', dropout=1.0), (28, 28, 1), 'model.dropout=1.0 must be in [0, 1)'),
     (dict(name='cnn2d', stage_sizes=(1,)), (28, 28, 1),
      "model 'cnn2d' has no field(s) stage_sizes"),
+    (dict(name='cnn2d', conv_impl='winograd'), (28, 28, 1),
+     "unknown model.conv_impl 'winograd'; valid: auto, xla, im2col"),
+    (dict(name='resnet', conv_impl='fft'), (28, 28, 1), "unknown model.conv_impl 'fft'"),
+    (dict(name='cnn2d', batch_chunk=-1), (28, 28, 1), 'model.batch_chunk=-1 must be >= 0'),
+    (dict(name='vgg', norm='batch', batch_chunk=4), (28, 28, 1),
+     "model.batch_chunk=4 needs a per-example norm: norm='batch' normalises over"),
 ])
 def test_bad_configs(cfg, shape, message):
   spec = DataSpec(input_shape=shape, task='classification', num_outputs=10)
@@ -138,6 +145,85 @@ def test_check_grads_tiny_lenet():
     params = jax.tree.map(lambda p: p.astype(jnp.float64), init(model, (8, 8, 1))['params'])
     f = jax.jit(lambda p, x: jnp.sum(jnp.sin(model.apply({'params': p}, x))))
     check_grads(f, (params, jnp.asarray(x, jnp.float64)), order=1, modes=['rev'])
+
+
+# ---------------------------------------------------------------------------
+# Convolution implementations, pooling and batch chunks: the same function.
+
+
+@pytest.mark.parametrize('kernel,strides,padding', [
+    ((3, 3), (1, 1), 'VALID'), ((3, 3), (1, 1), 'SAME'), ((3, 3), (2, 2), 'SAME'),
+    ((1, 1), (2, 2), 'SAME'), ((5, 3), (1, 2), 'VALID'), ((4, 4), (1, 1), 'SAME'),
+], ids=str)
+def test_im2col_conv_equals_lax_conv_values_and_gradients(kernel, strides, padding):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(3, 9, 10, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=kernel + (4, 5)), jnp.float32)
+  ref = cnn2d.xla_conv2d(x, w, strides, padding)
+  got = cnn2d.im2col_conv2d(x, w, strides, padding)
+  assert got.shape == ref.shape
+  np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+  ct = jnp.asarray(rng.normal(size=ref.shape), jnp.float32)
+  grads = [jax.vjp(lambda x, w: f(x, w, strides, padding), x, w)[1](ct)
+           for f in (cnn2d.xla_conv2d, cnn2d.im2col_conv2d)]
+  for want, have in zip(*grads):
+    np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-3)
+
+
+def test_im2col_conv_against_a_numpy_loop():
+  rng = np.random.default_rng(1)
+  x, w = rng.normal(size=(2, 5, 6, 3)), rng.normal(size=(3, 2, 3, 4))
+  want = np.zeros((2, 3, 5, 4))
+  for i in range(3):
+    for j in range(5):
+      want[:, i, j] = np.einsum('bhwc,hwcf->bf', x[:, i:i + 3, j:j + 2], w)
+  got = cnn2d.im2col_conv2d(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
+                            (1, 1), 'VALID')
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('pooling,flax_pool', [('max', 'max_pool'), ('avg', 'avg_pool')])
+@pytest.mark.parametrize('hw', [(8, 8), (9, 7)], ids=str)
+def test_spatial_pool_equals_flax_pooling(pooling, flax_pool, hw):
+  import flax.linen as nn
+  x = jnp.asarray(np.random.default_rng(2).normal(size=(2, *hw, 3)), jnp.float32)
+  want = getattr(nn, flax_pool)(x, (2, 2), strides=(2, 2))
+  np.testing.assert_allclose(cnn2d.spatial_pool(x, pooling, 2), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(name='cnn2d', blocks=((4, 6),), dense=(8,)),
+    dict(name='vgg', blocks=((4,), (6,)), norm='group', norm_groups=2),
+    dict(name='lenet', blocks=((3,), (4,)), dense=(6,)),
+], ids=str)
+def test_conv_impls_and_batch_chunks_compute_the_same_function(cfg):
+  shape = (12, 12, 2)
+  spec = DataSpec(input_shape=shape, task='classification', num_outputs=5)
+  x = jnp.asarray(np.random.default_rng(3).normal(size=(7,) + shape), jnp.float32)
+  ref_model = build(spec, **cfg, conv_impl='xla')
+  params = init(ref_model, shape)['params']
+  loss = lambda model: jax.value_and_grad(
+      lambda p: jnp.sum(jnp.sin(model.apply({'params': p}, x))))(params)
+  want_value, want_grads = loss(ref_model)
+  # 7 examples in chunks of 3: the last chunk is padded, and the padding dropped.
+  for impl, chunk in [('im2col', 0), ('xla', 3), ('im2col', 3), ('im2col', 7)]:
+    model = build(spec, **cfg, conv_impl=impl, batch_chunk=chunk)
+    assert jax.tree.structure(init(model, shape)['params']) == jax.tree.structure(params)
+    value, grads = loss(model)
+    np.testing.assert_allclose(value, want_value, rtol=1e-4)
+    for have, want in zip(jax.tree.leaves(grads), jax.tree.leaves(want_grads)):
+      np.testing.assert_allclose(have, want, rtol=1e-3, atol=1e-4)
+
+
+def test_resnet_conv_impls_agree():
+  shape = (8, 8, 3)
+  x = jnp.asarray(np.random.default_rng(4).normal(size=(2,) + shape), jnp.float32)
+  spec = DataSpec(input_shape=shape, task='classification', num_outputs=4)
+  cfg = dict(name='resnet', stage_sizes=(1, 1), width=4, norm='group', norm_groups=2)
+  ref = build(spec, **cfg, conv_impl='xla')
+  variables = init(ref, shape)
+  np.testing.assert_allclose(build(spec, **cfg, conv_impl='im2col').apply(variables, x),
+                             ref.apply(variables, x), rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------
@@ -196,6 +282,7 @@ def test_batch_norm_model_trains_and_resumes_end_to_end(tmp_path):
   config.data.shape = (8, 8, 3)
   config.data.num_examples = 32
   config.model.norm = 'batch'
+  config.model.batch_chunk = 0  # BatchNorm normalises over the whole batch.
   config.model.blocks = ((4,),)
   config.model.dense = (8,)
   config = tiny(config, steps=2, every=1, batch_size=8)

@@ -16,6 +16,15 @@
           stage (the first block of every stage after the first strides 2),
           norm-act before every convolution, global average pool, Dense.
 
+`conv_impl` picks how a convolution is computed, over the same parameters:
+'xla' is `lax.conv_general_dilated`; 'im2col' gathers each output pixel's
+patch and multiplies all patches by the kernel in one matmul; 'auto' (the
+default) is 'im2col' on CPU, where XLA's convolutions are slow (about 3x on
+the cnn_mnist benchmark), and 'xla' elsewhere. `batch_chunk` > 0 runs the
+convolutional blocks of cnn2d/vgg/lenet over chunks of that many examples
+(`nn.scan` with rematerialisation), so that every intermediate stays in the
+CPU cache; the result is the same function (see experiments/speed).
+
 `norm` is 'batch' (running averages in the 'batch_stats' collection, used when
 train=False; Flax momentum 0.9, i.e. PyTorch's 0.1), 'layer' (over H, W, C), 'group'
 (`norm_groups` groups of channels) or 'none'; a normalised convolution has no
@@ -27,7 +36,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import jax
 import jax.numpy as jnp
+from jax import lax
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
@@ -36,6 +47,7 @@ NORMS = ('batch', 'layer', 'group', 'none')
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'gelu': nn.gelu}
 POOLINGS = ('max', 'avg', 'none')   # between blocks
 READOUTS = ('flatten', 'mean', 'max')  # the `pool` field: feature map -> vector
+CONV_IMPLS = ('auto', 'xla', 'im2col')
 BATCH_NORM_MOMENTUM = 0.9
 
 
@@ -138,11 +150,84 @@ def readout_BxD(h_BxHxWxC, pool: str):
 
 
 def spatial_pool(h_BxHxWxC, pooling: str, size: int):
+  """Non-overlapping VALID pooling (window = stride = `size`) as a reshape.
+
+  The same numbers as `nn.max_pool`/`nn.avg_pool` with strides equal to the
+  window; XLA's CPU reduce-window and its gradient (select-and-scatter) are
+  several times slower than a reduction over the reshaped windows.
+  """
+  if pooling == 'none':
+    return h_BxHxWxC
+  b, h, w, c = h_BxHxWxC.shape
+  ho, wo = h // size, w // size
+  windows = h_BxHxWxC[:, :ho * size, :wo * size].reshape(b, ho, size, wo, size, c)
   if pooling == 'max':
-    return nn.max_pool(h_BxHxWxC, (size, size), strides=(size, size))
-  if pooling == 'avg':
-    return nn.avg_pool(h_BxHxWxC, (size, size), strides=(size, size))
-  return h_BxHxWxC
+    return jnp.max(windows, axis=(2, 4))
+  return jnp.mean(windows, axis=(2, 4))
+
+
+# ---------------------------------------------------------------------------
+# Convolutions.
+
+
+def resolve_conv_impl(impl: str) -> str:
+  """'auto' -> 'im2col' on CPU, 'xla' on GPU/TPU."""
+  if impl == 'auto':
+    return 'im2col' if jax.default_backend() == 'cpu' else 'xla'
+  return impl
+
+
+def conv_pads(hw, kernel_hw, strides, padding: str):
+  """[(lo, hi), (lo, hi)] spatial padding, as lax.conv_general_dilated computes it."""
+  return lax.padtype_to_pads(hw, kernel_hw, strides, padding)
+
+
+def xla_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):
+  return lax.conv_general_dilated(x_BxHxWxC, kernel_KxKxCxF, strides, padding,
+                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def im2col_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):
+  """The convolution of `xla_conv2d` as patches [B*H'*W', KH*KW*C] @ [KH*KW*C, F].
+
+  A patch lists its pixels row by row, each pixel's C channels together: the
+  order of the kernel's (KH, KW, C) axes, so the kernel is only reshaped.
+  """
+  kh, kw, c, f = kernel_KxKxCxF.shape
+  sh, sw = strides
+  pads = conv_pads(x_BxHxWxC.shape[1:3], (kh, kw), strides, padding)
+  x = jnp.pad(x_BxHxWxC, ((0, 0), *pads, (0, 0)))
+  b, h, w, _ = x.shape
+  ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
+  patches = jnp.concatenate(
+      [lax.slice(x, (0, i, j, 0), (b, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c),
+                 (1, sh, sw, 1))
+       for i in range(kh) for j in range(kw)], axis=-1)
+  y = patches.reshape(b * ho * wo, kh * kw * c) @ kernel_KxKxCxF.reshape(kh * kw * c, f)
+  return y.reshape(b, ho, wo, f)
+
+
+CONV2D = {'xla': xla_conv2d, 'im2col': im2col_conv2d}
+
+
+class Conv2D(nn.Module):
+  """`nn.Conv` for images (same parameters, names and initialisers), computed by `impl`."""
+  features: int
+  kernel_size: Sequence[int]
+  strides: int = 1
+  padding: str = 'SAME'
+  use_bias: bool = True
+  impl: str = 'auto'
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC):
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (*self.kernel_size, x_BxHxWxC.shape[-1], self.features))
+    conv = CONV2D[resolve_conv_impl(self.impl)]
+    y = conv(x_BxHxWxC, kernel, (self.strides, self.strides), self.padding)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    return y
 
 
 # ---------------------------------------------------------------------------
@@ -166,6 +251,8 @@ class ConvStack2D(nn.Module):
   norm: str = 'none'
   norm_groups: int = 8
   dropout: float = 0.0
+  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
+  batch_chunk: int = 0              # > 0: the conv blocks run on chunks of this many examples
 
   registry_name = 'cnn2d'
 
@@ -184,6 +271,13 @@ class ConvStack2D(nn.Module):
     check_choice('pooling', self.pooling, POOLINGS)
     check_choice('pool', self.pool, READOUTS)
     check_choice('activation', self.activation, tuple(ACTIVATIONS))
+    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    if self.batch_chunk < 0:
+      raise ConfigError(f'model.batch_chunk={self.batch_chunk} must be >= 0 (0: the whole batch)')
+    if self.batch_chunk and self.norm == 'batch':
+      raise ConfigError(f'model.batch_chunk={self.batch_chunk} needs a per-example norm: '
+                        "norm='batch' normalises over the whole batch; use 0, or norm "
+                        "'layer', 'group' or 'none'")
     if self.kernel_size < 1 or self.pool_size < 1:
       raise ConfigError(f'model.kernel_size={self.kernel_size} and model.pool_size='
                         f'{self.pool_size} must be >= 1')
@@ -197,23 +291,64 @@ class ConvStack2D(nn.Module):
   @nn.compact
   def __call__(self, x_BxHxWxC, lengths=None, train: bool = False):
     del lengths  # Fixed-size images.
-    act = ACTIVATIONS[self.activation]
-    paddings = block_paddings(self.padding, len(self.blocks))
-    h = x_BxHxWxC
-    for b, (widths, padding) in enumerate(zip(self.blocks, paddings)):
-      for i, width in enumerate(widths):
-        h = nn.Conv(int(width), (self.kernel_size, self.kernel_size), padding=padding,
-                    use_bias=self.norm == 'none', name=f'block{b}_conv{i}')(h)
-        norm = make_norm(self.norm, train, self.norm_groups, f'block{b}_norm{i}')
-        h = act(norm(h) if norm else h)
-      h = spatial_pool(h, self.pooling, self.pool_size)
-      h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    h = self.features(x_BxHxWxC, train)
     h = readout_BxD(h, self.pool)
+    act = ACTIVATIONS[self.activation]
     for i, width in enumerate(self.dense):
       h = act(nn.Dense(int(width), name=f'dense{i}')(h))
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     return nn.Dense(self.num_outputs, name='out')(h)
 
+  def features(self, x_BxHxWxC, train: bool):
+    """The convolutional blocks, over the whole batch or `batch_chunk` examples at a time."""
+    kwargs = dict(blocks=self.blocks, kernel_size=self.kernel_size,
+                  paddings=block_paddings(self.padding, len(self.blocks)),
+                  pooling=self.pooling, pool_size=self.pool_size,
+                  activation=self.activation, norm=self.norm, norm_groups=self.norm_groups,
+                  dropout=self.dropout, conv_impl=self.conv_impl, train=train)
+    if not self.batch_chunk:
+      return ConvBlocks(**kwargs, name='features')(None, x_BxHxWxC)[1]
+    b, chunk = x_BxHxWxC.shape[0], int(self.batch_chunk)
+    n = -(-b // chunk)
+    x = jnp.pad(x_BxHxWxC, ((0, n * chunk - b), (0, 0), (0, 0), (0, 0)))
+    scan = nn.scan(nn.remat(ConvBlocks), variable_broadcast='params',
+                   split_rngs={'params': False, 'dropout': True}, length=n)
+    _, h = scan(**kwargs, name='features')(None, x.reshape(n, chunk, *x.shape[1:]))
+    return h.reshape(n * chunk, *h.shape[2:])[:b]
+
+
+class ConvBlocks(nn.Module):
+  """A ConvStack2D's blocks: (conv, norm, activation) per width, then pooling, dropout.
+
+  Called as (carry, x) -> (carry, features) so that `nn.scan` can map it over
+  chunks of the batch; the carry is passed through.
+  """
+  blocks: Sequence[Sequence[int]]
+  kernel_size: int
+  paddings: Sequence[str]
+  pooling: str
+  pool_size: int
+  activation: str
+  norm: str
+  norm_groups: int
+  dropout: float
+  conv_impl: str
+  train: bool
+
+  @nn.compact
+  def __call__(self, carry, x_BxHxWxC):
+    act = ACTIVATIONS[self.activation]
+    h = x_BxHxWxC
+    for b, (widths, padding) in enumerate(zip(self.blocks, self.paddings)):
+      for i, width in enumerate(widths):
+        h = Conv2D(int(width), (self.kernel_size, self.kernel_size), padding=padding,
+                   use_bias=self.norm == 'none', impl=self.conv_impl,
+                   name=f'block{b}_conv{i}')(h)
+        norm = make_norm(self.norm, self.train, self.norm_groups, f'block{b}_norm{i}')
+        h = act(norm(h) if norm else h)
+      h = spatial_pool(h, self.pooling, self.pool_size)
+      h = nn.Dropout(self.dropout, deterministic=not self.train)(h)
+    return carry, h
 
 
 class VGG(ConvStack2D):
@@ -243,6 +378,7 @@ class PreActBlock(nn.Module):
   strides: int
   norm: str
   norm_groups: int
+  conv_impl: str = 'auto'
 
   @nn.compact
   def __call__(self, x_BxHxWxC, train: bool):
@@ -250,14 +386,15 @@ class PreActBlock(nn.Module):
     pre = nn.relu(norm0(x_BxHxWxC) if norm0 else x_BxHxWxC)
     shortcut = x_BxHxWxC
     if self.strides != 1 or x_BxHxWxC.shape[-1] != self.features:
-      shortcut = nn.Conv(self.features, (1, 1), strides=self.strides, use_bias=False,
-                         name='shortcut')(pre)
+      shortcut = Conv2D(self.features, (1, 1), strides=self.strides, use_bias=False,
+                        impl=self.conv_impl, name='shortcut')(pre)
     use_bias = self.norm == 'none'
-    h = nn.Conv(self.features, (3, 3), strides=self.strides, padding='SAME',
-                use_bias=use_bias, name='conv0')(pre)
+    h = Conv2D(self.features, (3, 3), strides=self.strides, padding='SAME',
+               use_bias=use_bias, impl=self.conv_impl, name='conv0')(pre)
     norm1 = make_norm(self.norm, train, self.norm_groups, 'norm1')
     h = nn.relu(norm1(h) if norm1 else h)
-    h = nn.Conv(self.features, (3, 3), padding='SAME', use_bias=use_bias, name='conv1')(h)
+    h = Conv2D(self.features, (3, 3), padding='SAME', use_bias=use_bias,
+               impl=self.conv_impl, name='conv1')(h)
     return h + shortcut
 
 
@@ -278,6 +415,7 @@ class PreActResNet(nn.Module):
   norm: str = 'batch'
   norm_groups: int = 8
   dropout: float = 0.0
+  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
 
   registry_name = 'resnet'
 
@@ -299,6 +437,7 @@ class PreActResNet(nn.Module):
       raise ConfigError(f'model.stage_widths={tuple(self.stage_widths)} needs one width '
                         f'per stage of stage_sizes={tuple(self.stage_sizes)}')
     check_common(self.norm, self.widths(), self.norm_groups, self.dropout)
+    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
     if min(input_shape[:2]) < 1:  # SAME strided convolutions never empty a map.
       raise ConfigError(f'resnet needs images of at least 1x1, not {tuple(input_shape)}')
 
@@ -306,12 +445,12 @@ class PreActResNet(nn.Module):
   def __call__(self, x_BxHxWxC, lengths=None, train: bool = False):
     del lengths
     widths = self.widths()
-    h = nn.Conv(widths[0], (3, 3), padding='SAME', use_bias=self.norm == 'none',
-                name='stem')(x_BxHxWxC)
+    h = Conv2D(widths[0], (3, 3), padding='SAME', use_bias=self.norm == 'none',
+               impl=self.conv_impl, name='stem')(x_BxHxWxC)
     for s, (n, features) in enumerate(zip(self.stage_sizes, widths)):
       for i in range(int(n)):
         strides = 2 if s > 0 and i == 0 else 1
-        h = PreActBlock(features, strides, self.norm, self.norm_groups,
+        h = PreActBlock(features, strides, self.norm, self.norm_groups, self.conv_impl,
                         name=f'stage{s}_block{i}')(h, train)
     norm = make_norm(self.norm, train, self.norm_groups, 'final_norm')
     h = nn.relu(norm(h) if norm else h)

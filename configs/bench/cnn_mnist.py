@@ -36,6 +36,11 @@ def get_config():
   c.model.activation = 'relu'
   c.model.norm = 'none'
   c.model.dropout = 0.0
+  # CPU levers (the same function; experiments/speed/README.md): convolutions as
+  # one matmul over image patches, and the conv blocks run 4 examples at a time
+  # so their intermediates stay in cache.
+  c.model.conv_impl = 'im2col'
+  c.model.batch_chunk = 4
 
   c.optim.name = 'adam'
   c.optim.learning_rate = 1e-3
