@@ -97,3 +97,15 @@ def test_success_prints_progress_and_summary(tmp_path, mnist1d):
   assert result.returncode == 0, result.stderr
   assert 'total' in result.stdout and '5,210' in result.stdout
   assert 'step 2/2 | loss ' in result.stdout and 'steps/s | ETA' in result.stdout
+
+
+def test_host_memory_policy_applies_on_linux_and_can_be_turned_off(monkeypatch):
+  import sys as _sys
+  from cnn_vs_rnn import hostmem
+  if not _sys.platform.startswith('linux'):
+    pytest.skip('glibc malloc tuning is Linux-only')
+  monkeypatch.setenv(hostmem.ENV, '0')
+  assert hostmem.keep_freed_memory() is False
+  monkeypatch.delenv(hostmem.ENV)
+  assert hostmem.keep_freed_memory() is True
+  assert hostmem.keep_freed_memory() is True  # Idempotent.

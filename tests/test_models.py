@@ -137,6 +137,10 @@ def test_reference_parameter_counts(cfg, count):
     (dict(name='gru', kernel_sizes=(3,)), "model 'gru' has no field(s) kernel_sizes"),
     (dict(name='cnn1d', strides=(8, 8, 8), padding=0), 'leaves no output'),
     (dict(name='gru', pool='median'), "unknown model.pool 'median'"),
+    (dict(name='lstm', recurrence='cudnn'),
+     "unknown model.recurrence 'cudnn'; valid: scan, fused"),
+    (dict(name='gru', recurrence='fused', remat=True),
+     "model.remat applies to recurrence='scan'"),
 ])
 def test_bad_model_configs(cfg, message):
   with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):
@@ -147,6 +151,11 @@ def test_bad_model_configs(cfg, message):
     (dict(name='elman', hidden_size=3), (5, 2)),
     (dict(name='lstm', hidden_size=3, num_layers=2), (5, 2)),
     (dict(name='gru', hidden_size=3, bidirectional=True, pool='mean'), (5, 2)),
+    (dict(name='elman', hidden_size=3, recurrence='fused', num_layers=2), (5, 2)),
+    (dict(name='elman', hidden_size=3, recurrence='fused', activation='relu'), (5, 2)),
+    (dict(name='lstm', hidden_size=3, recurrence='fused', num_layers=2), (5, 2)),
+    (dict(name='gru', hidden_size=3, recurrence='fused', bidirectional=True, pool='mean'),
+     (5, 2)),
     (dict(name='cnn1d', features=(3, 4), kernel_sizes=(3, 3), strides=(1, 2)), (8, 2)),
     (dict(name='cnn2d', blocks=((3,),), dense=(4,), norm='layer'), (6, 6, 1)),
     (dict(name='resnet', stage_sizes=(1, 1), width=2, norm='group', norm_groups=2),
@@ -165,3 +174,57 @@ def test_gradients_match_finite_differences(cfg, shape):
     f = jax.jit(lambda p, x: model.apply({'params': p}, x))
     assert f(params, x).dtype == jnp.float64
     jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# The 'fused' recurrence (models/fused_rnn.py): the 'scan' path's function.
+
+
+@pytest.mark.parametrize('cfg', [
+    dict(name='elman'), dict(name='elman', activation='relu', irnn_init=True),
+    dict(name='lstm'), dict(name='gru'),
+    dict(name='lstm', num_layers=2, bidirectional=True, pool='mean'),
+    dict(name='gru', num_layers=2, pool='max'),
+], ids=str)
+def test_fused_recurrence_equals_scan_values_and_gradients(cfg):
+  spec = DataSpec(input_shape=(9, 3), task='classification', num_outputs=4)
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(5, 9, 3)), jnp.float32)
+  scan = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6)), spec)
+  fused = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6,
+                                                      recurrence='fused')), spec)
+  variables = scan.init(jax.random.key(0), x)
+  # Same parameter names, shapes and initial values.
+  fused_variables = fused.init(jax.random.key(0), x)
+  assert jax.tree.structure(fused_variables) == jax.tree.structure(variables)
+  for a, b in zip(jax.tree.leaves(fused_variables), jax.tree.leaves(variables)):
+    np.testing.assert_array_equal(a, b)
+  variables = jax.tree.map(lambda l: l * 3.0, variables)  # Larger weights: saturating gates.
+  loss = lambda m, v, x: jnp.sum(jnp.sin(m.apply(v, x)))
+  want = jax.value_and_grad(loss, argnums=(1, 2))(scan, variables, x)
+  got = jax.value_and_grad(loss, argnums=(1, 2))(fused, variables, x)
+  np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
+  for a, b in zip(jax.tree.leaves(got[1]), jax.tree.leaves(want[1])):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('cell', ['elman', 'lstm', 'gru'])
+def test_fused_recurrence_matches_numpy_equations(cell):
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  layer = Recurrence(cell, H, recurrence='fused')
+  params = random_params(layer.init(jax.random.key(0), x)['params'], 3)
+  out, last = layer.apply({'params': params}, x)
+  ref_out, ref_last = numpy_unroll(cell, jax.tree.map(np.float64, params), x, np.full(B, T))
+  np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(last, ref_last, rtol=1e-5, atol=1e-5)
+
+
+def test_fused_recurrence_with_lengths_takes_the_masked_scan():
+  rng = np.random.default_rng(4)
+  x = rng.normal(size=(B, T, C)).astype(np.float32)
+  lengths = jnp.asarray([T, 4, 1])
+  scan, fused = Recurrence('gru', H), Recurrence('gru', H, recurrence='fused')
+  params = random_params(scan.init(jax.random.key(0), x, lengths)['params'], 5)
+  for a, b in zip(fused.apply({'params': params}, x, lengths),
+                  scan.apply({'params': params}, x, lengths)):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

@@ -12,6 +12,12 @@ bias), x~ = W_x x_t + b_x computed up front:
 
 Variable-length batches: steps at t >= length leave the carry unchanged and
 output zeros, so padding never changes the result.
+
+`recurrence` picks how a layer's loop is computed, over the same parameters
+(same names and initialisers): 'scan' is `nn.scan` over the cell modules
+above; 'fused' is models/fused_rnn.py, a `lax.scan` with a hand-written
+backward pass, faster on CPU. 'fused' applies when every step is valid (no
+lengths); a batch with lengths always takes the 'scan' path.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models import fused_rnn
 from cnn_vs_rnn.models.heads import Readout, time_mask
 
 Carry = Any
@@ -36,6 +43,13 @@ def identity_init(key, shape, dtype=jnp.float32):
   return jnp.eye(*shape, dtype=dtype)
 
 
+RECURRENCES = ('scan', 'fused')
+
+
+def recurrent_kernel_init(cell_name: str, irnn_init: bool = False):
+  return identity_init if cell_name == 'elman' and irnn_init else nn.initializers.orthogonal()
+
+
 class ElmanCell(nn.Module):
   hidden_size: int
   activation: str = 'tanh'
@@ -45,7 +59,7 @@ class ElmanCell(nn.Module):
 
   @nn.compact
   def __call__(self, h, xproj_BxH):
-    init = identity_init if self.irnn_init else nn.initializers.orthogonal()
+    init = recurrent_kernel_init('elman', self.irnn_init)
     h_new = ACTIVATIONS[self.activation](
         xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, name='recurrent')(h))
     return h_new, h_new
@@ -137,6 +151,41 @@ def reverse_padded(x_BxTx, lengths_B):
   return jnp.take_along_axis(x_BxTx, idx, axis=1)
 
 
+class DenseParams(nn.Module):
+  """The parameters of an `nn.Dense` (same names, shapes and initialisers), unapplied."""
+  in_features: int
+  features: int
+  kernel_init: Any = nn.initializers.lecun_normal()
+  bias_init: Any = nn.initializers.zeros
+
+  @nn.compact
+  def __call__(self):
+    return (self.param('kernel', self.kernel_init, (self.in_features, self.features)),
+            self.param('bias', self.bias_init, (self.features,)))
+
+
+class _CellParams(nn.Module):
+  """Stands in for a cell ('cell', inside 'scan'): its 'recurrent' Dense parameters."""
+  hidden_size: int
+  gates: int
+  kernel_init: Any
+
+  @nn.compact
+  def __call__(self):
+    return DenseParams(self.hidden_size, self.gates * self.hidden_size, self.kernel_init,
+                       name='recurrent')()
+
+
+class _ScanParams(nn.Module):
+  hidden_size: int
+  gates: int
+  kernel_init: Any
+
+  @nn.compact
+  def __call__(self):
+    return _CellParams(self.hidden_size, self.gates, self.kernel_init, name='cell')()
+
+
 class Recurrence(nn.Module):
   """One direction of one layer: [B, T, C] -> outputs [B, T, H], final h [B, H]."""
   cell_name: str
@@ -144,9 +193,12 @@ class Recurrence(nn.Module):
   cell_kwargs: tuple = ()
   unroll: int = 1
   remat: bool = False
+  recurrence: str = 'scan'
 
   @nn.compact
   def __call__(self, x_BxTxC, lengths_B=None):
+    if self.recurrence == 'fused' and lengths_B is None:
+      return self.fused(x_BxTxC)
     B, T, _ = x_BxTxC.shape
     cell_cls = CELLS[self.cell_name]
     xproj = nn.Dense(cell_cls.gates * self.hidden_size, name='input',
@@ -160,6 +212,20 @@ class Recurrence(nn.Module):
         initial_carry(self.cell_name, B, self.hidden_size, xproj.dtype), inputs)
     final_h = carry[1] if self.cell_name == 'lstm' else carry
     return outputs, final_h
+
+  def fused(self, x_BxTxC):
+    """models/fused_rnn.py over the parameters the 'scan' path creates."""
+    hidden, gates = self.hidden_size, CELLS[self.cell_name].gates
+    kwargs = dict(self.cell_kwargs)
+    w_x, b_x = DenseParams(x_BxTxC.shape[-1], gates * hidden,
+                           bias_init=input_bias_init(self.cell_name, hidden), name='input')()
+    w_h, b_h = _ScanParams(hidden, gates,
+                           recurrent_kernel_init(self.cell_name, kwargs.get('irnn_init', False)),
+                           name='scan')()
+    h_TxBxH = fused_rnn.sequence(self.cell_name, (w_x, b_x, w_h, b_h),
+                                 jnp.swapaxes(x_BxTxC, 0, 1),
+                                 kwargs.get('activation', 'tanh'), self.unroll)
+    return jnp.swapaxes(h_TxBxH, 0, 1), h_TxBxH[-1]
 
 
 class RNN(nn.Module):
@@ -177,6 +243,7 @@ class RNN(nn.Module):
   irnn_init: bool = False    # Elman only
   unroll: int = 1
   remat: bool = False
+  recurrence: str = 'scan'   # 'scan' (nn.scan over the cell) or 'fused' (custom VJP)
 
   def check_input(self, input_shape):
     if len(input_shape) != 2:
@@ -185,6 +252,12 @@ class RNN(nn.Module):
     if self.cell != 'elman' and (self.irnn_init or self.activation != 'tanh'):
       raise ConfigError(
           f'model.activation and model.irnn_init apply to elman, not {self.cell}')
+    if self.recurrence not in RECURRENCES:
+      raise ConfigError(f'unknown model.recurrence {self.recurrence!r}; '
+                        f'valid: {", ".join(RECURRENCES)}')
+    if self.recurrence == 'fused' and self.remat:
+      raise ConfigError("model.remat applies to recurrence='scan'; the 'fused' recurrence "
+                        'saves only the gate activations')
     if self.activation not in ACTIVATIONS:
       raise ConfigError(f'unknown model.activation {self.activation!r}; '
                         f'valid: {", ".join(ACTIVATIONS)}')
@@ -197,7 +270,7 @@ class RNN(nn.Module):
     cell_kwargs = (('activation', self.activation), ('irnn_init', self.irnn_init)
                    ) if self.cell == 'elman' else ()
     direction = functools.partial(Recurrence, self.cell, self.hidden_size,
-                                  cell_kwargs, self.unroll, self.remat)
+                                  cell_kwargs, self.unroll, self.remat, self.recurrence)
     h = x_BxTxC
     for layer in range(self.num_layers):
       out, last = direction(name=f'layer{layer}_fwd')(h, lengths_B)
