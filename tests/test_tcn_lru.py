@@ -280,3 +280,12 @@ def test_image_inputs_are_rejected():
   for name in ('tcn', 'lru'):
     with pytest.raises(ConfigError, match='takes sequences'):
       models.build(ml_collections.ConfigDict(dict(name=name)), spec)
+
+
+def test_materialize_is_the_exact_identity_with_identity_gradient():
+  from cnn_vs_rnn.models.materialize import materialize
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, 7)) * 1e3, jnp.float32)
+  x = x.at[0, 0, 0].set(1e-30).at[0, 0, 1].set(-0.0)
+  np.testing.assert_array_equal(jax.jit(materialize)(x), x)
+  ct = jnp.asarray(np.random.default_rng(1).normal(size=x.shape), jnp.float32)
+  np.testing.assert_array_equal(jax.vjp(materialize, x)[1](ct)[0], ct)

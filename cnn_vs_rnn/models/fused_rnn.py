@@ -32,10 +32,6 @@ import jax.numpy as jnp
 from jax import lax
 
 
-def _sigmoid(x):
-  return jax.nn.sigmoid(x)
-
-
 def _hprev(h0_BxH, h_TxBxH):
   """[h_0, h_1, ..., h_{T-1}]: the state each step starts from."""
   return jnp.concatenate([h0_BxH[None], h_TxBxH[:-1]], axis=0)
@@ -71,7 +67,7 @@ def with_projection(recurrence):
   def bwd(saved, dh_TxBxH):
     res, hs, w_x, x = saved
     dgates_h, dgates_x = recurrence.bwd(res, dh_TxBxH)
-    hidden, c = hs.shape[-1], x.shape[-1]
+    hidden = hs.shape[-1]
     hprev = _hprev(jnp.zeros_like(hs[0]), hs)
     if dgates_h is dgates_x:  # Elman, LSTM: one gradient for both projections.
       dw, db = _weight_grads(jnp.concatenate([hprev, x], axis=-1), dgates_h)

@@ -27,6 +27,7 @@ import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
+from cnn_vs_rnn.models.materialize import materialize
 
 
 def receptive_field(kernel_size: int, num_levels: int) -> int:
@@ -66,7 +67,9 @@ class TemporalBlock(nn.Module):
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
       res = nn.Conv(self.features, (1,), name='downsample')(res)
-    return nn.relu(h + res)
+    # Written once and read by the next block and by the backward pass, not
+    # recomputed inside each of their fusions (models/materialize.py).
+    return materialize(nn.relu(h + res))
 
 
 class TCN(nn.Module):
