@@ -132,11 +132,19 @@ def elman_cell(activation: str, unroll: int) -> Cell:
 # LSTM: [i f g o] = x~ + W_h h + b_h; c' = s(f) c + s(i) tanh(g); h' = s(o) tanh(c').
 
 
-def _lstm_activations(g_BxG, hidden):
-  """sigmoid on the i, f, o quarters and tanh on g, as whole-width operations."""
-  col = lax.broadcasted_iota(jnp.int32, g_BxG.shape, g_BxG.ndim - 1)
-  is_g = (col >= 2 * hidden) & (col < 3 * hidden)
-  return jnp.where(is_g, jnp.tanh(g_BxG), jax.nn.sigmoid(g_BxG))
+def _gate_index(shape, axis):
+  return lax.broadcasted_iota(jnp.int32, shape, axis)
+
+
+def _lstm_activations(g_Bx4xH):
+  """sigmoid on the i, f, o gates and tanh on g, as one tanh over all of them.
+
+  sigmoid(x) = (1 + tanh(x / 2)) / 2: one transcendental per element instead
+  of computing both functions on the whole width and selecting.
+  """
+  is_g = _gate_index(g_Bx4xH.shape, 1) == 2
+  t = jnp.tanh(jnp.where(is_g, g_Bx4xH, 0.5 * g_Bx4xH))
+  return jnp.where(is_g, t, 0.5 + 0.5 * t)
 
 
 def lstm_cell(unroll: int) -> Cell:
@@ -146,8 +154,9 @@ def lstm_cell(unroll: int) -> Cell:
 
     def step(carry, xp):
       c, h = carry
-      a = _lstm_activations(xp + h @ w_h + b_h, hidden)
-      i, f, u, o = (a[:, k * hidden:(k + 1) * hidden] for k in range(4))
+      g = xp + h @ w_h + b_h
+      a = _lstm_activations(g.reshape(g.shape[0], 4, hidden))
+      i, f, u, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
       c_new = f * c + i * u
       h_new = o * jnp.tanh(c_new)
       return (c_new, h_new), ((h_new, c_new, a) if save else h_new)
@@ -159,21 +168,24 @@ def lstm_cell(unroll: int) -> Cell:
 
   def bwd(res, dh_TxBxH):
     w_h, cs, acts = res
-    hidden = w_h.shape[0]
     w_t = w_h.T
-    zeros = jnp.zeros_like(cs[0])
 
     def step(carry, inputs):
-      dh_next, dc_next = carry
-      dh_out, c, c_prev, a = inputs
-      i, f, u, o = (a[:, k * hidden:(k + 1) * hidden] for k in range(4))
+      dh_next, dc_next, c = carry              # c = c_t, handed down from step t + 1
+      dh_out, a, t = inputs                    # a: [B, 4, H] activations i, f, g, o
+      i, f, u, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
+      # c_{t-1} read in place from the saved states (no shifted copy of them).
+      c_prev = jnp.where(t > 0, lax.dynamic_index_in_dim(cs, jnp.maximum(t - 1, 0),
+                                                         keepdims=False), 0.0)
       tc = jnp.tanh(c)
       dh = dh_out + dh_next
       dc = dc_next + dh * o * (1.0 - tc * tc)
       dgates = jnp.concatenate([dc * u * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
                                 dc * i * (1.0 - u * u), dh * tc * o * (1.0 - o)], axis=-1)
-      return (dgates @ w_t, dc * f), dgates
-    dgates = lax.scan(step, (zeros, zeros), (dh_TxBxH, cs, _hprev(zeros, cs), acts),
+      return (dgates @ w_t, dc * f, c_prev), dgates
+    zeros = jnp.zeros_like(cs[0])
+    steps = jnp.arange(cs.shape[0])
+    dgates = lax.scan(step, (zeros, zeros, cs[-1]), (dh_TxBxH, acts, steps),
                       reverse=True, unroll=unroll)[1]
     return dgates, dgates
   return Cell(lambda w_h, b_h, xp: scan(w_h, b_h, xp, save=False), fwd, bwd)
