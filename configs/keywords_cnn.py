@@ -18,15 +18,18 @@ def get_config():
 
   c.data.name = 'keywords'
   c.data.num_mels = 40
+  c.data.style = 'hard'  # procedural.KEYWORD_STYLES; 'clean' is separable by every family
   c.data.batch_size = 64
   c.data.eval_batch_size = 600
   c.data.data_dir = ''
 
   c.data.as_image = True
   c.model.name = 'cnn2d'
-  c.model.blocks = ((16,), (32,))
+  c.model.blocks = ((32,), (64,), (64,))
   c.model.padding = 'SAME'
   c.model.dense = (64,)
+  c.model.pool = 'max'     # global max over time and frequency: the word can be anywhere
+  c.model.dropout = 0.25
 
   c.optim.name = 'adam'
   c.optim.learning_rate = 0.002

@@ -17,6 +17,7 @@ def get_config():
 
   c.data.name = 'keywords'
   c.data.num_mels = 40
+  c.data.style = 'hard'  # procedural.KEYWORD_STYLES; 'clean' is separable by every family
   c.data.batch_size = 64
   c.data.eval_batch_size = 600
   c.data.data_dir = ''

@@ -1,5 +1,6 @@
 """Offline datasets, views and task metrics against closed-form references."""
 
+import dataclasses
 import math
 import os
 
@@ -127,19 +128,45 @@ def test_digits_and_permuted_mnist1d(mnist1d):
                                 mnist1d.split('test')['inputs'][:, perm])
 
 
-def test_keywords_are_balanced_and_separable():
-  kw = load(name='keywords', num_mels=40)
-  train_split, test_split = kw.split('train'), kw.split('test')
-  frames = kw.spec.input_shape[0]
-  assert kw.spec.input_shape == (frames, 40) and 90 <= frames <= 101
-  np.testing.assert_array_equal(np.bincount(train_split['targets']), 300)
-  # Nearest class mean of the time-averaged spectrum: far above chance (0.1).
+def nearest_class_mean_accuracy(dataset):
+  """Test accuracy of the nearest class mean of the time-averaged log-mel spectrum."""
+  train_split, test_split = dataset.split('train'), dataset.split('test')
   feat = lambda s: s['inputs'].mean(1)
   means = np.stack([feat(train_split)[train_split['targets'] == k].mean(0) for k in range(10)])
   d = ((feat(test_split)[:, None] - means[None]) ** 2).sum(-1)
-  assert np.mean(d.argmin(1) == test_split['targets']) > 0.3
+  return np.mean(d.argmin(1) == test_split['targets'])
+
+
+def test_keywords_are_balanced_and_separable():
+  kw = load(name='keywords', num_mels=40)
+  frames = kw.spec.input_shape[0]
+  assert kw.spec.input_shape == (frames, 40) and 90 <= frames <= 101
+  np.testing.assert_array_equal(np.bincount(kw.split('train')['targets']), 300)
+  np.testing.assert_array_equal(np.bincount(kw.split('test')['targets']), 60)
+  # 'clean': the time-averaged spectrum alone is far above chance (0.1).
+  clean = nearest_class_mean_accuracy(kw)
+  assert clean > 0.3
   image = load(name='keywords', num_mels=40, as_image=True)
   assert image.spec.input_shape == (frames, 40, 1)
+  # 'hard': other speakers, louder noise, a second word: the same labels,
+  # different audio, and the time-averaged spectrum tells much less.
+  hard = load(name='keywords', num_mels=40, style='hard')
+  assert hard.spec == kw.spec
+  np.testing.assert_array_equal(hard.split('train')['targets'], kw.split('train')['targets'])
+  assert not np.allclose(hard.split('train')['inputs'], kw.split('train')['inputs'])
+  assert nearest_class_mean_accuracy(hard) < clean - 0.1
+  with pytest.raises(ConfigError, match="unknown data.style 'loud'; valid: clean, hard"):
+    load(name='keywords', style='loud')
+
+
+def test_hard_keyword_clips_hold_a_quieter_second_word():
+  quiet = dataclasses.replace(procedural.KEYWORD_STYLES['hard'], snr_db=(200.0, 200.0))
+  alone = dataclasses.replace(quiet, distractor_db=None)
+  # Same rng draws up to the distractor: its energy is the difference.
+  with_word = procedural.render_keyword(3, np.random.default_rng(5), style=quiet)
+  base = procedural.render_keyword(3, np.random.default_rng(5), style=alone)
+  extra = np.sum(with_word ** 2) - np.sum(base ** 2)
+  assert 10 ** (-12 / 10) * 0.5 < extra / np.sum(base ** 2) < 10 ** (-3 / 10) * 2
 
 
 @pytest.mark.parametrize('name', ['charlm_lstm', 'charlm_tcn'])

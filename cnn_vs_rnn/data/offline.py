@@ -11,7 +11,7 @@ import numpy as np
 from cnn_vs_rnn.data import (DataSpec, Dataset, positive_field, prepared_builder, read_all,
                              register)
 from cnn_vs_rnn.data import procedural
-from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.errors import ConfigError, choose
 
 
 def _read_splits(builder) -> dict[str, dict[str, np.ndarray]]:
@@ -98,12 +98,17 @@ def stdlib_text(data_config) -> Dataset:
 
 @register('keywords')
 def keywords(data_config) -> Dataset:
-  """Synthetic keyword spotting: log-mel frames [frames, mels] (or [frames, mels, 1])."""
+  """Synthetic keyword spotting: log-mel frames [frames, mels] (or [frames, mels, 1]).
+
+  `data.style` picks the recordings: 'clean' or 'hard' (procedural.KEYWORD_STYLES).
+  """
   from cnn_vs_rnn.data import audio  # pylint: disable=g-import-not-at-top
   num_mels = positive_field(data_config, 'num_mels', 40)
+  style = data_config.get('style', 'clean')
+  choose('data.style', style, procedural.KEYWORD_STYLES)
+  builder = prepared_builder(procedural.SyntheticKeywords, data_config, config=style)
   splits = {}
-  for name, rec in _read_splits(prepared_builder(procedural.SyntheticKeywords,
-                                                 data_config)).items():
+  for name, rec in _read_splits(builder).items():
     feats = audio.log_mel_spectrogram(rec['x'].astype(np.float32) / 32767.0,
                                       procedural.SAMPLE_RATE, num_mels=num_mels)
     splits[name] = {'inputs': feats.astype(np.float32), 'targets': rec['y'].astype(np.int32)}

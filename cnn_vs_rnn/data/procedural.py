@@ -365,30 +365,91 @@ def _fricative(band, n: int, sr: int, rng) -> np.ndarray:
   return 0.6 * wave / (np.max(np.abs(wave)) + 1e-9)
 
 
-def render_keyword(label: int, rng, sr: int = SAMPLE_RATE, clip_s: float = 1.0) -> np.ndarray:
-  """One 1 s clip of keyword `label`: random pitch, tempo, gain, position and noise."""
-  f0, tempo, gain = rng.uniform(90, 250), rng.uniform(0.8, 1.25), rng.uniform(0.3, 1.0)
+@dataclasses.dataclass(frozen=True)
+class KeywordStyle:
+  """How the synthetic keywords vary from one utterance to the next (ranges: lo, hi).
+
+  formant_scale  every formant of the utterance times U(lo, hi): vocal tracts
+                 of different lengths, which moves one speaker's vowel onto
+                 another's (1, 1: one speaker).
+  distractor_db  None, or a second, different keyword by another speaker,
+                 mixed in anywhere in the clip this many dB below the target:
+                 the label is the louder word.
+  """
+  f0: tuple = (90.0, 250.0)
+  tempo: tuple = (0.8, 1.25)
+  gain: tuple = (0.3, 1.0)
+  snr_db: tuple = (5.0, 20.0)
+  formant_scale: tuple = (1.0, 1.0)
+  distractor_db: tuple | None = None
+
+
+KEYWORD_STYLES = {
+    # Separable from the time-averaged spectrum alone: the families all reach 100%.
+    'clean': KeywordStyle(),
+    # Speakers differ, the noise is louder than some words (SNR down to -5 dB),
+    # and a quieter second keyword overlaps the target.
+    'hard': KeywordStyle(f0=(80.0, 300.0), tempo=(0.65, 1.5), snr_db=(-5.0, 10.0),
+                         formant_scale=(0.8, 1.25), distractor_db=(-12.0, -3.0)),
+}
+
+
+def _render_word(label: int, rng, sr: int, style: KeywordStyle) -> np.ndarray:
+  f0, tempo, gain = rng.uniform(*style.f0), rng.uniform(*style.tempo), rng.uniform(*style.gain)
+  scale = rng.uniform(*style.formant_scale) if style.formant_scale != (1.0, 1.0) else 1.0
   parts = []
   for phone in KEYWORDS[label]:
     n = int(sr * tempo * (rng.uniform(0.15, 0.2) if phone in VOWELS else rng.uniform(0.09, 0.13)))
-    wave = (_vowel(VOWELS[phone], f0, n, sr, rng) if phone in VOWELS
-            else _fricative(FRICATIVES[phone], n, sr, rng))
+    wave = (_vowel(tuple(scale * f for f in VOWELS[phone]), f0, n, sr, rng)
+            if phone in VOWELS else _fricative(FRICATIVES[phone], n, sr, rng))
     parts += [wave * _ramp(n, sr), np.zeros(int(sr * rng.uniform(0, 0.02)))]
-  word = gain * np.concatenate(parts)
-  clip = np.zeros(int(sr * clip_s))
+  return gain * np.concatenate(parts)
+
+
+def _place(clip: np.ndarray, word: np.ndarray, rng) -> None:
+  """Adds `word` (cut to the clip) at a uniformly random position."""
+  word = word[:len(clip)]
   start = rng.integers(0, len(clip) - len(word) + 1)
-  clip[start:start + len(word)] = word
-  snr_db = rng.uniform(5, 20)
-  noise_std = np.sqrt(np.mean(word ** 2)) / 10 ** (snr_db / 20)
+  clip[start:start + len(word)] += word
+
+
+def render_keyword(label: int, rng, sr: int = SAMPLE_RATE, clip_s: float = 1.0,
+                   style: KeywordStyle = KeywordStyle()) -> np.ndarray:
+  """One clip of keyword `label`: random pitch, tempo, gain, position and noise."""
+  word = _render_word(label, rng, sr, style)
+  clip = np.zeros(int(sr * clip_s))
+  _place(clip, word, rng)
+  power = np.mean(word ** 2)
+  if style.distractor_db is not None:
+    other = (label + rng.integers(1, len(KEYWORDS))) % len(KEYWORDS)
+    distractor = _render_word(int(other), rng, sr, style)
+    level_db = rng.uniform(*style.distractor_db)
+    distractor *= np.sqrt(power / (np.mean(distractor ** 2) + 1e-12)) * 10 ** (level_db / 20)
+    _place(clip, distractor, rng)
+  snr_db = rng.uniform(*style.snr_db)
+  noise_std = np.sqrt(power) / 10 ** (snr_db / 20)
   clip += rng.normal(0, noise_std, clip.shape)
   return np.clip(clip, -1, 1)
 
 
-class SyntheticKeywords(_ArraysBuilder):
-  """Ten synthetic keywords, 1 s at 8 kHz, int16; 3000 train / 600 test, balanced."""
+@dataclasses.dataclass
+class KeywordsConfig(tfds.core.BuilderConfig):
+  """A keyword style from KEYWORD_STYLES, and the split sizes."""
+  style: str = 'clean'
+  num_train: int = 3000
+  num_test: int = 600
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'Formant synthesis, cnn_vs_rnn.data.procedural.render_keyword.'}
+
+class SyntheticKeywords(_ArraysBuilder):
+  """Ten synthetic keywords, 1 s at 8 kHz, int16; 3000 train / 600 test, balanced.
+
+  Configs 'clean' and 'hard' (KEYWORD_STYLES).
+  """
+
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {'1.0.0': 'Formant synthesis, cnn_vs_rnn.data.procedural.render_keyword.',
+                   '1.1.0': "Configs: 'clean' (1.0.0's data) and 'hard'."}
+  BUILDER_CONFIGS = [KeywordsConfig(name=name, style=name) for name in KEYWORD_STYLES]
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -399,9 +460,11 @@ class SyntheticKeywords(_ArraysBuilder):
         disable_shuffling=True)
 
   def _arrays(self, split):
-    n, seed = (3000, 0) if split == 'train' else (600, 1)
+    c = self.builder_config
+    n, seed = (c.num_train, 0) if split == 'train' else (c.num_test, 1)
     rng = np.random.default_rng([seed, 7])
     labels = np.arange(n) % len(KEYWORDS)
     rng.shuffle(labels)
-    audio = np.stack([render_keyword(int(l), rng) for l in labels])
+    style = KEYWORD_STYLES[c.style]
+    audio = np.stack([render_keyword(int(l), rng, style=style) for l in labels])
     return (audio * 32767).astype(np.int16), labels.astype(np.int64)
