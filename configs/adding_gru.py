@@ -2,8 +2,9 @@
 
   python -m cnn_vs_rnn.train --config configs/adding_gru.py --workdir runs/adding_gru
 
-Expected: eval/mse 0.00013 (seed 0, measured; the trivial baseline is 0.167), about
-5 minutes on a 2-core CPU.
+Expected (measured, --config.seed=0/1/2): eval/mse 0.00013, 0.00078, 0.00010,
+i.e. 0.00034 +- 0.00038 (the trivial baseline is 0.167); about 5 minutes per
+run on a 2-core CPU.
 """
 
 from cnn_vs_rnn import configlib

@@ -5,8 +5,10 @@ cross-entropy 10 ln 8 / (T + 20) = 0.173 at T = 100.
 
   python -m cnn_vs_rnn.train --config configs/copy_gru.py --workdir runs/copy_gru
 
-Expected: eval/loss 0.173 (seed 0, measured): the baseline, nothing recalled in 4000
-steps (Bai et al. report LSTM/GRU near the baseline at T=1000).
+Expected (measured, seeds 0/1/2): eval/loss 0.173, 0.165, 0.164 = 0.168 +- 0.005,
+accuracy 0.930 +- 0.002 (blanks right, symbols near chance): at the baseline,
+nothing recalled in 4000 steps (Bai et al. report LSTM/GRU near the baseline
+at T=1000).
 """
 
 from cnn_vs_rnn import configlib

@@ -2,7 +2,9 @@
 
   python -m cnn_vs_rnn.train --config configs/forecast_tcn.py --workdir runs/forecast_tcn
 
-Expected: eval/mse well below 1 (the series is standardised); not yet measured.
+Expected (measured, seeds 0/1/2, 3000 steps): eval/mse 0.00020, 0.00020, 0.00072
+= 0.00037 +- 0.00030 on the standardised series (variance 1); per horizon step
+mse_h1 0.00019 +- 0.00010, mse_h16 0.00047 +- 0.00034; about 2-4 minutes per run.
 """
 
 from cnn_vs_rnn import configlib
