@@ -8,8 +8,9 @@ torch_reference.py's make_data batch).
   python -m cnn_vs_rnn.benchmark --config configs/bench/lstm_pixel.py
   python ../shared/peers/torch_reference.py --case lstm_pixel   # its own venv
 
-Expected: 68,362 parameters, as the PyTorch model; the PyTorch eager step
-took 228-233 ms on the 2-core CPU (DESIGN.md section 7). Shorter sequences:
+Expected: 68,362 parameters, as the PyTorch model. Measured on the 2-core
+CPU, three rounds in one session: 291.1-298.7 ms per step here against
+310.2-354.7 ms for PyTorch eager (ratios 0.84-0.94; experiments/speed). Shorter sequences:
 --config.data.shape='(196, 1)' (and --seq-len 196 for the reference).
 """
 
