@@ -2,8 +2,16 @@
 
   python -m cnn_vs_rnn.train --config configs/keywords_cnn.py --workdir runs/keywords_cnn
 
-Expected: eval/accuracy 1.000 at step 500 (seed 0, measured; the run was stopped
-there): the synthetic keywords are easy for a CNN on the spectrogram.
+Three conv blocks (32, 64, 64 channels, 3x3 SAME, max-pool 2), a global max
+over time and frequency (the word can be anywhere in the clip), dense 64,
+dropout 0.25: 60,554 parameters.
+
+Expected on the 'hard' keywords (measured, seeds 0/1/2): eval/accuracy 0.710,
+0.722, 0.817 = 0.749 +- 0.059 after 2000 steps (still improving; about 4-6
+minutes per run on a 2-core CPU), below the GRU's 0.868 (configs/keywords_gru.py).
+The same stack with a flatten readout (497,034 parameters) overfit: 0.695, test
+loss rising from step 500 (seed 0). On the 'clean' keywords
+(--config.data.style=clean) the earlier, flatten CNN reached 1.000 by step 500.
 """
 
 from cnn_vs_rnn import configlib

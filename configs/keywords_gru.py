@@ -2,7 +2,9 @@
 
   python -m cnn_vs_rnn.train --config configs/keywords_gru.py --workdir runs/keywords_gru
 
-Expected: eval/accuracy 1.000 (seed 0, measured), about 40 s on a 2-core CPU.
+Expected on the 'hard' keywords (measured, seeds 0/1/2): eval/accuracy 0.857,
+0.867, 0.880 = 0.868 +- 0.012 (21,002 parameters, about 45 s per run on a 2-core
+CPU). On the 'clean' ones (--config.data.style=clean) it reaches 1.000.
 """
 
 from cnn_vs_rnn import configlib
