@@ -50,6 +50,7 @@ import ml_collections
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks, train
 from cnn_vs_rnn.data.pipeline import TrainIterator
 from cnn_vs_rnn.errors import ConfigError, RunError, run_command
+from cnn_vs_rnn import hostmem
 
 
 def flops_of(compiled) -> float | None:
@@ -267,4 +268,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
   sys.exit(main())

@@ -24,12 +24,9 @@ class NonFiniteLossError(RunError):
 def run_command(body) -> int:
   """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError.
 
-  The error becomes one line on stderr, with no traceback. Host memory
-  freed by one step is kept for the next (see hostmem.py).
+  The error becomes one line on stderr, with no traceback.
   """
   import sys  # pylint: disable=g-import-not-at-top
-  from cnn_vs_rnn import hostmem  # pylint: disable=g-import-not-at-top
-  hostmem.keep_freed_memory()
   try:
     body()
   except ConfigError as e:

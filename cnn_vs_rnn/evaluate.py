@@ -18,6 +18,7 @@ import ml_collections
 from cnn_vs_rnn import configlib, train
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.errors import ConfigError, run_command
+from cnn_vs_rnn import hostmem
 
 
 def load_workdir(workdir: str, step: int | None = None):
@@ -66,4 +67,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
   sys.exit(main())

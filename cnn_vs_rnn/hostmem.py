@@ -10,9 +10,11 @@ zero-fills tens to hundreds of MB. On the 2-core development machine that was
 `keep_freed_memory()` sets glibc's malloc to serve everything from one heap
 that it never trims (M_ARENA_MAX=1, M_MMAP_MAX=0, a large M_TRIM_THRESHOLD), so
 the second step reuses the first step's pages. The process keeps its peak
-host memory for its lifetime, as framework memory pools do. Only the CLI
-entry points call it (through `errors.run_command`); importing the package
-changes nothing. Set CNN_VS_RNN_KEEP_HOST_MEMORY=0 to leave malloc alone.
+host memory for its lifetime, as framework memory pools do. Only the
+command-line programs call it, first thing (`python -m cnn_vs_rnn.train`,
+`.evaluate`, `.sample`, `.benchmark`); importing the package or calling a
+`main()` from Python changes nothing. Set CNN_VS_RNN_KEEP_HOST_MEMORY=0 to
+leave malloc alone.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn.evaluate import load_workdir
+from cnn_vs_rnn import hostmem
 
 
 def next_token_logits_fn(apply_fn):
@@ -83,4 +84,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
   sys.exit(main())

@@ -32,6 +32,7 @@ from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import TrainIterator, eval_batches
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
+from cnn_vs_rnn import hostmem
 
 
 class TrainState(train_state.TrainState):
@@ -423,4 +424,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
   sys.exit(main())
