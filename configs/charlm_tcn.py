@@ -4,7 +4,12 @@ Six levels, kernel 3: receptive field 1 + 2*2*63 = 253 >= 128.
 
   python -m cnn_vs_rnn.train --config configs/charlm_tcn.py --workdir runs/charlm_tcn
 
-Expected: eval/bits_per_char well below 8 (uniform bytes); not yet measured.
+Expected (measured, seeds 0/1/2, 601,472 parameters): eval/bits_per_char 2.504,
+2.513, 2.532 = 2.516 +- 0.014 (8 for uniform bytes; the LSTM of
+configs/charlm_lstm.py: 2.585 +- 0.013). Seed 0's sample at temperature 0.7
+(python -m cnn_vs_rnn.sample --workdir runs/charlm_tcn --prompt "Return the "
+--length 200 --temperature 0.7): "Return the number of that data in the range
+of sequences of lines the characters. ...".
 """
 
 from cnn_vs_rnn import configlib
