@@ -47,11 +47,11 @@ def _project(w_x, b_x, x_TxBxC):
   return x_TxBxC @ w_x + b_x
 
 
-def with_projection(recurrence):
-  """`recurrence(w_h, b_h, xproj)` -> `f((w_x, b_x, w_h, b_h), x)` with a joint backward.
+def with_projection(recurrence: 'Cell'):
+  """A `Cell` over projections -> `f((w_x, b_x, w_h, b_h), x_TxBxC)`, a custom VJP.
 
-  `recurrence` is one of the custom-VJP recurrences below; its backward's
-  gate gradients are the projection's output gradients, so dW_x and dW_h
+  The cell's backward gives the gradients of W_h h + b_h and of the input
+  projection; where they are the same array (Elman, LSTM), dW_x and dW_h
   come from one matmul over [h_{t-1}, x_t], and db_x = db_h.
   """
   @jax.custom_vjp
