@@ -43,3 +43,22 @@ def mnist1d():
   from cnn_vs_rnn import data  # pylint: disable=g-import-not-at-top
   from cnn_vs_rnn.configlib import load_config_file  # pylint: disable=g-import-not-at-top
   return data.load(load_config_file(os.path.join(CONFIG_DIR, 'mnist1d_cnn.py')).data)
+
+
+def check_model_grads_float64(model, x):
+  """check_grads of `model.apply` at random N(0, 0.5) float64 parameters.
+
+  Call under jax.enable_x64(True), with x in float64: finite differences are
+  then exact enough, and random non-zero parameters keep ReLU inputs off
+  their kinks.
+  """
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+  import jax.test_util  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  params = model.init(jax.random.key(0), x)['params']
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(lambda l: jnp.asarray(rng.normal(0, 0.5, l.shape)), params)
+  f = jax.jit(lambda p, x: model.apply({'params': p}, x))
+  assert f(params, x).dtype == jnp.float64
+  jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)

@@ -11,6 +11,7 @@ from cnn_vs_rnn import models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.rnn import RNN, Recurrence
+from conftest import check_model_grads_float64
 
 B, T, C, H = 3, 7, 4, 5
 
@@ -167,13 +168,8 @@ def test_gradients_match_finite_differences(cfg, shape):
   with jax.enable_x64(True):
     spec = DataSpec(input_shape=shape, task='classification', num_outputs=3)
     model = models.build(ml_collections.ConfigDict(cfg), spec)
-    x = jax.random.normal(jax.random.key(1), (2,) + shape, jnp.float64)
-    params = model.init(jax.random.key(0), x)['params']
-    rng = np.random.default_rng(0)
-    params = jax.tree.map(lambda l: jnp.asarray(rng.normal(0, 0.5, l.shape)), params)
-    f = jax.jit(lambda p, x: model.apply({'params': p}, x))
-    assert f(params, x).dtype == jnp.float64
-    jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)
+    check_model_grads_float64(model, jax.random.normal(jax.random.key(1), (2,) + shape,
+                                                       jnp.float64))
 
 
 # ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models import lru as lru_lib
 from cnn_vs_rnn.models.lru import LRU, LRUNet, linear_recurrence_TxN
 from cnn_vs_rnn.models.tcn import TCN, receptive_field
+from conftest import check_model_grads_float64
 
 SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 
@@ -221,13 +222,8 @@ def test_tcn_gradients_match_finite_differences():
   # large enough to beat rounding often crosses one; neither is a real error.
   with jax.enable_x64(True):
     model = TCN(3, channels=(3, 4), kernel_size=2, weight_norm=True)
-    x = jax.random.normal(jax.random.key(1), (4, 5, 2), jnp.float64)
-    params = model.init(jax.random.key(0), x)['params']
-    rng = np.random.default_rng(0)
-    params = jax.tree.map(lambda l: jnp.asarray(rng.normal(0, 0.5, l.shape)), params)
-    f = jax.jit(lambda p, x: model.apply({'params': p}, x))
-    assert f(params, x).dtype == jnp.float64
-    jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'], eps=1e-6)
+    check_model_grads_float64(model, jax.random.normal(jax.random.key(1), (4, 5, 2),
+                                                       jnp.float64))
 
 
 def test_lru_gradients_match_finite_differences():
