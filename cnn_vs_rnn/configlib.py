@@ -25,6 +25,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every_steps = 500
   c.checkpoint_every_steps = 500
   c.max_checkpoints_to_keep = 3
+  # Independent replicas trained together in one compiled step (vmap over a
+  # leading seed axis): replica k is the run with seed `seed + k`.
+  c.num_seeds = 1
+  # Train steps per compiled call (a lax.scan over K steps) when the train
+  # split is held on the devices; the loop shortens a call to stop at every
+  # log, eval and checkpoint step.
+  c.steps_per_loop = 1
 
   c.model = ml_collections.ConfigDict()
   c.model.name = ''
@@ -74,8 +81,9 @@ def load_sibling(config_file: str, name: str) -> ml_collections.ConfigDict:
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks the fields that have to hold before anything is built."""
   for key in ('num_train_steps', 'log_every_steps', 'eval_every_steps',
-              'checkpoint_every_steps', 'max_checkpoints_to_keep'):
-    _positive_int(key, config[key])
+              'checkpoint_every_steps', 'max_checkpoints_to_keep', 'num_seeds',
+              'steps_per_loop'):
+    _positive_int(key, config.get(key, 1))
   _positive_int('data.batch_size', config.data.batch_size)
   if config.data.eval_batch_size != 0:
     _positive_int('data.eval_batch_size', config.data.eval_batch_size)
@@ -111,9 +119,14 @@ def flatten(d, prefix='') -> dict:
   return out
 
 
+# Keys added after runs were already recorded: a config.json without them
+# had their default.
+ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1}
+
+
 def differing_keys(old: dict, new: dict) -> list[str]:
   """Keys of two config dicts whose values differ, ignoring RESUMABLE_KEYS."""
-  a, b = flatten(old), flatten(new)
+  a, b = ({**ADDED_KEYS, **flatten(d)} for d in (old, new))
   keys = sorted(set(a) | set(b))
   return [k for k in keys
           if k not in RESUMABLE_KEYS and _normalise(a.get(k)) != _normalise(b.get(k))]

@@ -2,7 +2,8 @@
 
   python -m cnn_vs_rnn.evaluate --workdir DIR [--split test] [--step N]
 
-Prints one JSON line of metrics (the same keys as final_metrics.json).
+Prints one JSON line of metrics (the same keys as final_metrics.json; a run
+with num_seeds > 1 gives each metric's mean, `/std` and `/seed_S` values).
 Exit codes: 0 success; 2 usage error (no run in DIR, unknown split or step).
 """
 
@@ -50,9 +51,9 @@ def load_workdir(workdir: str, step: int | None = None):
 
 def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None) -> dict:
   run, state, step = load_workdir(workdir, step)
-  metrics = train.evaluate(train.jit_eval_step(run.task, run.mesh), state,
+  metrics = train.evaluate(train.jit_eval_step(run.task, run.mesh, run.num_seeds), state,
                            run.dataset.split(split), configlib.eval_batch_size(run.config),
-                           run.mesh, run.task)
+                           run.mesh, run.task, train.seeds_of(run.config))
   return {'step': step, 'split': split, **{f'eval/{k}': v for k, v in metrics.items()}}
 
 

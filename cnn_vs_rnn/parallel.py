@@ -33,8 +33,9 @@ def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
 
 
-def batch_sharded(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P('data'))
+def batch_sharded(mesh: Mesh, lead: int = 0) -> NamedSharding:
+  """Split over `data` along axis `lead` (after `lead` leading axes: steps, seeds)."""
+  return NamedSharding(mesh, P(*(None,) * lead, 'data'))
 
 
 def check_batch_size(key: str, batch_size: int, mesh: Mesh) -> None:
@@ -45,26 +46,34 @@ def check_batch_size(key: str, batch_size: int, mesh: Mesh) -> None:
         f'multiple of {n}')
 
 
-def shard_batch(batch: dict, mesh: Mesh) -> dict:
-  """This process's slice of a global batch -> global arrays sharded over `data`."""
-  sharding = batch_sharded(mesh)
+def shard_batch(batch: dict, mesh: Mesh, lead: int = 0) -> dict:
+  """This process's slice of a global batch -> global arrays sharded over `data`.
+
+  `lead`: leading axes before the batch axis (1 for a [N, B, ...] seed axis).
+  """
+  sharding = batch_sharded(mesh, lead)
   return {k: jax.make_array_from_process_local_data(sharding, v)
           for k, v in batch.items()}
 
 
-def device_resident(split: dict, mesh: Mesh):
-  """Holds a split whole on every device; returns indices [B] -> a sharded batch.
+def device_resident(split: dict, mesh: Mesh) -> dict:
+  """A split held whole on every device (every process passes the same arrays)."""
+  return {k: jax.make_array_from_process_local_data(replicated(mesh), v)
+          for k, v in split.items()}
 
-  Every process passes the same global indices; the gather runs on the
-  devices, so no batch crosses from the host during training.
+
+def gather_batch(arrays: dict, idx) -> dict:
+  """The batch at record indices `idx` ([B], or [N, B] for N replicas) of resident arrays.
+
+  Runs on the devices, inside the jitted step or loop that consumes it, so no
+  batch crosses from the host during training.
   """
-  arrays = {k: jax.make_array_from_process_local_data(replicated(mesh), v)
-            for k, v in split.items()}
+  batch = {k: jnp.take(v, idx, axis=0) for k, v in arrays.items()}
+  batch['weights'] = jnp.ones(idx.shape, jnp.float32)
+  return batch
 
-  @functools.partial(jax.jit, out_shardings=batch_sharded(mesh))
-  def gather(arrays, idx_B):
-    batch = {k: jnp.take(v, idx_B, axis=0) for k, v in arrays.items()}
-    batch['weights'] = jnp.ones(idx_B.shape, jnp.float32)
-    return batch
 
-  return lambda idx_B: gather(arrays, idx_B)
+def resident_batches(arrays: dict, mesh: Mesh, lead: int = 0):
+  """indices -> a sharded batch gathered from resident `arrays` (one step at a time)."""
+  gather = jax.jit(gather_batch, out_shardings=batch_sharded(mesh, lead))
+  return lambda idx: gather(arrays, idx)

@@ -17,7 +17,7 @@ import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn.evaluate import load_workdir
-from cnn_vs_rnn import hostmem
+from cnn_vs_rnn import hostmem, train
 
 
 def next_token_logits_fn(apply_fn):
@@ -64,6 +64,8 @@ def main(argv=None) -> int:
   parser.add_argument('--temperature', type=float, default=0.8)
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--step', type=int, default=None)
+  parser.add_argument('--replica', type=int, default=0,
+                      help='Which replica of a num_seeds > 1 run (0 = the first seed).')
   args = parser.parse_args(argv)
 
   def body():
@@ -72,6 +74,11 @@ def main(argv=None) -> int:
     if args.temperature < 0:
       raise ConfigError(f'--temperature={args.temperature} must be >= 0')
     run, state, _ = load_workdir(args.workdir, args.step)
+    if not 0 <= args.replica < run.num_seeds:
+      raise ConfigError(f'--replica={args.replica} must be in [0, {run.num_seeds}): the run '
+                        f'has num_seeds={run.num_seeds}')
+    if run.num_seeds > 1:
+      state = train.replica(state, args.replica)
     spec = run.dataset.spec
     if spec.task != 'language_model' or spec.vocab_size != 256:
       raise ConfigError(f'workdir {args.workdir!r} holds a {spec.task!r} model on '

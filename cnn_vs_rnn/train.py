@@ -29,7 +29,7 @@ from flax.training import train_state
 
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
-from cnn_vs_rnn.data.pipeline import TrainIterator, eval_batches
+from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
 from cnn_vs_rnn import hostmem
@@ -85,11 +85,47 @@ def eval_step(state: TrainState, batch, *, task):
   return tasks.loss_and_sums(task, outputs, batch)[1]
 
 
-def jit_train_step(task, mesh):
+def over_seeds(fn, num_seeds: int, in_axes=0):
+  """`fn` on one replica -> on a leading seed axis of N replicas (itself for N = 1)."""
+  return fn if num_seeds == 1 else jax.vmap(fn, in_axes=in_axes)
+
+
+def seed_lead(num_seeds: int) -> int:
+  """Leading axes before a batch's example axis: 1 for the seed axis of N > 1 replicas."""
+  return int(num_seeds > 1)
+
+
+def jit_train_step(task, mesh, num_seeds: int = 1):
   """train_step compiled for `mesh`: state replicated and donated, batch sharded."""
-  repl, batch_sh = parallel.replicated(mesh), parallel.batch_sharded(mesh)
-  return jax.jit(functools.partial(train_step, task=task),
-                 in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+  repl = parallel.replicated(mesh)
+  batch_sh = parallel.batch_sharded(mesh, seed_lead(num_seeds))
+  step = over_seeds(functools.partial(train_step, task=task), num_seeds)
+  return jax.jit(step, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+                 donate_argnums=0)
+
+
+def train_loop(state, arrays, idx_KxB, rng, *, task, num_seeds, batch_sharding):
+  """K train steps in one lax.scan, each gathering its batch from resident `arrays`.
+
+  idx_KxB: [K, B] record indices ([K, N, B] with N replicas). Returns the
+  state and every step's metrics stacked on a leading [K] axis.
+  """
+  step = over_seeds(functools.partial(train_step, task=task), num_seeds)
+
+  def body(state, idx_B):
+    batch = jax.lax.with_sharding_constraint(parallel.gather_batch(arrays, idx_B),
+                                             batch_sharding)
+    return step(state, batch, rng)
+
+  return jax.lax.scan(body, state, idx_KxB)
+
+
+def jit_train_loop(task, mesh, num_seeds: int = 1):
+  """train_loop compiled for `mesh`, state donated; one compile per distinct K."""
+  repl = parallel.replicated(mesh)
+  loop = functools.partial(train_loop, task=task, num_seeds=num_seeds,
+                           batch_sharding=parallel.batch_sharded(mesh, seed_lead(num_seeds)))
+  return jax.jit(loop, in_shardings=(repl, repl, repl, repl), out_shardings=(repl, repl),
                  donate_argnums=0)
 
 
@@ -161,13 +197,67 @@ def _is_multiple(step: int, every: int) -> bool:
   return step % every == 0
 
 
-def evaluate(p_eval_step, state, split, batch_size, mesh, task) -> dict:
-  """Metric means over every example of `split` exactly once."""
+def seeds_of(config) -> list[int]:
+  """The seeds of the run's replicas: seed, seed + 1, ..., seed + num_seeds - 1."""
+  return [config.seed + k for k in range(config.get('num_seeds', 1))]
+
+
+def replica_rngs(config):
+  """(init rng, train rng): split(key(seed)), stacked over the replicas if num_seeds > 1."""
+  pairs = [jax.random.split(jax.random.key(s)) for s in seeds_of(config)]
+  if len(pairs) == 1:
+    return pairs[0][0], pairs[0][1]
+  stacked = jnp.stack(pairs)
+  return stacked[:, 0], stacked[:, 1]
+
+
+def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list[dict]:
+  """Metric means over every example of `split` exactly once, one dict per replica."""
   total = None
   for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
     sums = p_eval_step(state, parallel.shard_batch(batch, mesh))
     total = sums if total is None else jax.tree.map(jnp.add, total, sums)
-  return tasks.means(task, jax.device_get(total))
+  total = jax.device_get(total)
+  n = np.ndim(total['count'])  # 0: one replica; 1: a seed axis.
+  if n == 0:
+    return [tasks.means(task, total)]
+  return [tasks.means(task, {k: v[i] for k, v in total.items()})
+          for i in range(len(total['count']))]
+
+
+def evaluate(p_eval_step, state, split, batch_size, mesh, task, seeds=None) -> dict:
+  """Metric means over every example of `split` (with replicas: mean, std and per seed)."""
+  return seed_summary(evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task),
+                      seeds)
+
+
+def seed_summary(per_seed: list[dict], seeds=None) -> dict:
+  """One replica's metrics as they are; N replicas' as mean, `/std` and `/seed_S` keys.
+
+  The std is the sample standard deviation over the replicas (ddof=1).
+  """
+  if len(per_seed) == 1:
+    return dict(per_seed[0])
+  seeds = list(range(len(per_seed))) if seeds is None else list(seeds)
+  out = {}
+  for key in per_seed[0]:
+    values = np.asarray([m[key] for m in per_seed], np.float64)
+    out[key] = float(values.mean())
+    out[f'{key}/std'] = float(values.std(ddof=1))
+    out.update({f'{key}/seed_{s}': float(v) for s, v in zip(seeds, values)})
+  return out
+
+
+def final_record(step: int, per_seed: list[dict], seeds, num_params: int) -> dict:
+  """final_metrics.json: the last evaluation; with replicas also per_seed, mean and std."""
+  if len(per_seed) == 1:
+    return {'step': int(step), **per_seed[0], 'num_params': num_params}
+  table = {k: np.asarray([m[k] for m in per_seed], np.float64) for k in per_seed[0]}
+  mean = {k: float(v.mean()) for k, v in table.items()}
+  return {'step': int(step), **mean, 'num_params': num_params,
+          'num_seeds': len(per_seed), 'seeds': list(seeds),
+          'per_seed': {k: [float(x) for x in v] for k, v in table.items()},
+          'mean': mean, 'std': {k: float(v.std(ddof=1)) for k, v in table.items()}}
 
 
 @dataclasses.dataclass
@@ -178,8 +268,12 @@ class Run:
   dataset: data.Dataset
   model: Any
   task: Any
-  init: Callable  # jitted rng -> TrainState, replicated over the mesh
+  init: Callable  # jitted rng -> TrainState (rngs [N] -> N replicas), replicated
   abstract_state: Any  # its shapes and shardings, for restoring checkpoints
+
+  @property
+  def num_seeds(self) -> int:
+    return self.config.get('num_seeds', 1)
 
 
 def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
@@ -193,77 +287,109 @@ def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   model = models.build(config.model, dataset.spec)
   task = tasks.get(dataset.spec.task)
   repl = parallel.replicated(mesh)
-  init = jax.jit(functools.partial(create_train_state, model, tx, dataset.spec.input_shape,
-                                   input_dtype=dataset.spec.input_dtype),
-                 out_shardings=repl)
+  create = functools.partial(create_train_state, model, tx, dataset.spec.input_shape,
+                             input_dtype=dataset.spec.input_dtype)
+  init = jax.jit(over_seeds(create, config.get('num_seeds', 1)), out_shardings=repl)
   abstract_state = jax.tree.map(
       lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=repl),
-      jax.eval_shape(init, jax.random.key(0)))
+      jax.eval_shape(init, replica_rngs(config)[0]))
   return Run(config, mesh, dataset, model, task, init, abstract_state)
 
 
-def jit_eval_step(task, mesh):
-  return jax.jit(functools.partial(eval_step, task=task),
-                 in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+def jit_eval_step(task, mesh, num_seeds: int = 1):
+  step = over_seeds(functools.partial(eval_step, task=task), num_seeds, in_axes=(0, None))
+  return jax.jit(step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                  out_shardings=parallel.replicated(mesh))
+
+
+def replica(tree, k: int):
+  """Replica k of a tree with a leading seed axis."""
+  return jax.tree.map(lambda x: x[k], tree)
+
+
+def next_boundary(step: int, config) -> int:
+  """The first step after `step` that logs, evaluates, checkpoints or ends the run."""
+  stop = config.num_train_steps
+  for every in (config.log_every_steps, config.eval_every_steps,
+                config.checkpoint_every_steps):
+    stop = min(stop, (step // every + 1) * every)
+  return stop
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        devices=None) -> dict:
-  """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics."""
+  """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics.
+
+  With `config.num_seeds = N > 1` the N replicas (seeds seed .. seed + N - 1)
+  train together, and the metrics are their mean, std and per-seed values.
+  """
   configlib.validate(config)
   resuming = check_workdir(config, workdir)
   run = build_run(config, devices)
   mesh, dataset, task = run.mesh, run.dataset, run.task
+  num_seeds, seeds = run.num_seeds, seeds_of(config)
   eval_bs = configlib.eval_batch_size(config)
   if not resuming and jax.process_index() == 0:
     write_run_record(config, workdir)
-  init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
-  init, abstract_state = run.init, run.abstract_state
+  init_rng, train_rng = replica_rngs(config)
 
   ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
   train_split = dataset.split('train')
-  device_batch = (parallel.device_resident(train_split, mesh)
-                  if config.data.get('device_resident', False) and isinstance(train_split, dict)
-                  else None)
-  train_iter = TrainIterator(train_split, config.data.batch_size, config.seed,
-                             process_index=jax.process_index(),
-                             process_count=jax.process_count())
-  restored = ckpt.restore_latest(abstract_state)
+  resident = (parallel.device_resident(train_split, mesh)
+              if config.data.get('device_resident', False) and isinstance(train_split, dict)
+              else None)
+  process = dict(process_index=jax.process_index(), process_count=jax.process_count())
+  train_iter = (TrainIterator(train_split, config.data.batch_size, config.seed, **process)
+                if num_seeds == 1 else
+                SeedIterators(train_split, config.data.batch_size, seeds, **process))
+  restored = ckpt.restore_latest(run.abstract_state)
   if restored is None:
-    state, start_step = init(init_rng), 0
+    state, start_step = run.init(init_rng), 0
   else:
     state, data_state, start_step = restored
     train_iter.set_state(data_state)
     print(f'Resuming from step {start_step} (data position {train_iter.position}).')
 
-  num_params = models.count_params(state.params)
+  one_params = state.params if num_seeds == 1 else replica(state.params, 0)
+  num_params = models.count_params(one_params)
+  replicas = f', {num_seeds} replicas (seeds {seeds[0]}..{seeds[-1]})' if num_seeds > 1 else ''
   print(f'Model {config.model.name!r} on {config.data.name!r} '
         f'({dataset.spec.task}, input {dataset.spec.input_shape}), '
-        f'{mesh.devices.size} device(s):\n{models.summary(state.params)}', flush=True)
+        f'{mesh.devices.size} device(s){replicas}:\n{models.summary(one_params)}', flush=True)
 
-  p_train_step = jit_train_step(task, mesh)
-  p_eval_step = jit_eval_step(task, mesh)
+  lead = seed_lead(num_seeds)
+  steps_per_loop = config.get('steps_per_loop', 1) if resident is not None else 1
+  p_train_step = jit_train_step(task, mesh, num_seeds)
+  p_train_loop = jit_train_loop(task, mesh, num_seeds) if steps_per_loop > 1 else None
+  resident_batch = (parallel.resident_batches(resident, mesh, lead)
+                    if resident is not None else None)
+  p_eval_step = jit_eval_step(task, mesh, num_seeds)
   p_all_finite = jax.jit(all_finite)
   lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
   eval_split = dataset.split(config.data.eval_split)
 
   writer = MetricWriter(workdir, resume_step=start_step)
   progress = Progress(start_step, config.num_train_steps)
-  window: dict[str, float] = {}
-  pending = []  # (step, device metrics) dispatched but not yet checked.
-  eval_metrics = None
+  window: dict[str, np.ndarray] = {}
+  pending = []  # (first step, device metrics [K, ...]) dispatched but not yet checked.
+  eval_per_seed = None
 
   def drain():
     """Fetches pending step metrics, checks them, adds them to the log window."""
-    for step, m in pending:
+    for first, m in pending:
       m = jax.device_get(m)
-      loss, gnorm = float(m['loss']), float(m['grad_norm'])
-      if not (np.isfinite(loss) and np.isfinite(gnorm)):
-        raise NonFiniteLossError(step, loss if not np.isfinite(loss) else f'{loss} '
-                                 f'with grad_norm={gnorm}')
-      for k, v in m['sums'].items():
-        window[k] = window.get(k, 0.0) + float(v)
+      for i in range(len(m['loss'])):
+        loss, gnorm = np.asarray(m['loss'][i]), np.asarray(m['grad_norm'][i])
+        bad = ~(np.isfinite(loss) & np.isfinite(gnorm))
+        if bad.any():
+          k = int(np.argmax(bad.reshape(-1)))
+          l, g = float(loss.reshape(-1)[k]), float(gnorm.reshape(-1)[k])
+          desc = l if not np.isfinite(l) else f'{l} with grad_norm={g}'
+          if num_seeds > 1:
+            desc = f'{desc} in the replica with seed {seeds[k]}'
+          raise NonFiniteLossError(first + i, desc)
+        for key, v in m['sums'].items():
+          window[key] = window.get(key, 0.0) + np.asarray(v[i], np.float64)
     pending.clear()
 
   def save(step):
@@ -272,40 +398,55 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
       raise NonFiniteLossError(step, 'finite, but the parameters are not')
     ckpt.save(step, state, train_iter.get_state())
 
+  def window_means() -> list[dict]:
+    if num_seeds == 1:
+      return [tasks.means(task, window)]
+    return [tasks.means(task, {k: v[i] for k, v in window.items()}) for i in range(num_seeds)]
+
   try:
-    for step in range(start_step + 1, config.num_train_steps + 1):
-      batch = (device_batch(train_iter.next_global_indices()) if device_batch
-               else parallel.shard_batch(next(train_iter), mesh))
-      state, metrics = p_train_step(state, batch, train_rng)
-      # Check step N-1 only once step N is dispatched: no host sync in the loop.
+    step = start_step
+    while step < config.num_train_steps:
+      k = min(steps_per_loop, next_boundary(step, config) - step)
+      if k > 1:
+        idx = np.stack([train_iter.next_global_indices() for _ in range(k)])
+        state, metrics = p_train_loop(state, resident, idx, train_rng)
+      else:
+        batch = (resident_batch(train_iter.next_global_indices()) if resident_batch
+                 else parallel.shard_batch(next(train_iter), mesh, lead))
+        state, metrics = p_train_step(state, batch, train_rng)
+        metrics = jax.tree.map(lambda x: x[None], metrics)
+      # Check earlier calls only once this one is dispatched: no host sync in the loop.
       drain()
-      pending.append((step, metrics))
+      pending.append((step + 1, metrics))
+      step += k
       is_last = step == config.num_train_steps
       if _is_multiple(step, config.log_every_steps) or is_last:
         drain()
-        train_metrics = {f'train/{k}': v for k, v in tasks.means(task, window).items()}
+        train_metrics = {f'train/{k}': v for k, v in
+                         seed_summary(window_means(), seeds).items()}
         train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
         window.clear()
         writer.write(step, train_metrics)
         print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
       if _is_multiple(step, config.eval_every_steps) or is_last:
         drain()
-        eval_metrics = evaluate(p_eval_step, state, eval_split, eval_bs, mesh, task)
-        eval_metrics = {f'eval/{k}': v for k, v in eval_metrics.items()}
+        eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
+        eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
         writer.write(step, eval_metrics)
         print(f'eval at step {step}: ' + ', '.join(
-            f'{k} {v:.4f}' for k, v in eval_metrics.items()), flush=True)
+            f'{k} {v:.4f}' for k, v in eval_metrics.items() if '/seed_' not in k), flush=True)
       if _is_multiple(step, config.checkpoint_every_steps) or is_last:
         save(step)
     drain()
-    if eval_metrics is None:  # Resumed from the final checkpoint: evaluate it.
-      eval_metrics = {f'eval/{k}': v for k, v in
-                      evaluate(p_eval_step, state, eval_split, eval_bs, mesh, task).items()}
+    if eval_per_seed is None:  # Resumed from the final checkpoint: evaluate it.
+      eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
   finally:
     ckpt.close()
     writer.close()
 
-  final = {'step': int(config.num_train_steps), **eval_metrics, 'num_params': num_params}
+  final = final_record(config.num_train_steps,
+                       [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed],
+                       seeds, num_params)
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'final_metrics.json'), 'w') as f:
       json.dump(final, f, indent=2)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from cnn_vs_rnn.errors import ConfigError
+
 Batch = dict[str, np.ndarray]
 
 
@@ -118,6 +120,62 @@ class TrainIterator:
         raise ValueError(
             f'data iterator state has {key}={state[key]}, expected {mine}')
     self.position = int(state['position'])
+
+
+class SeedIterators:
+  """The train streams of N replicas (seeds), advanced together.
+
+  Replica k draws exactly the batches that `TrainIterator(seed=seeds[k])`
+  draws; batches are stacked on a leading seed axis: [N, B, ...].
+  """
+
+  def __init__(self, split, global_batch_size: int, seeds, process_index: int = 0,
+               process_count: int = 1):
+    self.iterators = [TrainIterator(split, global_batch_size, int(s),
+                                    process_index=process_index,
+                                    process_count=process_count) for s in seeds]
+
+  @property
+  def position(self) -> int:
+    return self.iterators[0].position
+
+  def __iter__(self) -> Iterator[Batch]:
+    return self
+
+  def next_global_indices(self) -> np.ndarray:
+    """[N, B] record indices of every replica's next global batch."""
+    return np.stack([it.next_global_indices() for it in self.iterators])
+
+  def __next__(self) -> Batch:
+    return stack_padded([next(it) for it in self.iterators])
+
+  def get_state(self) -> dict:
+    return {'replicas': [it.get_state() for it in self.iterators]}
+
+  def set_state(self, state: dict) -> None:
+    replicas = state.get('replicas')
+    if not isinstance(replicas, list) or len(replicas) != len(self.iterators):
+      found = len(replicas) if isinstance(replicas, list) else 1
+      raise ConfigError(f'the checkpoint holds the data position of {found} replica(s), '
+                        f'this run has num_seeds={len(self.iterators)}; use a new '
+                        'workdir or the num_seeds the run was started with')
+    for it, s in zip(self.iterators, replicas):
+      it.set_state(s)
+
+
+def stack_padded(batches: list[Batch]) -> Batch:
+  """Batches -> one batch with a leading axis; each array zero-padded to the largest shape.
+
+  Replicas with bucketed data can draw batches padded to different lengths;
+  the padding is masked by `lengths`, so it does not change a result.
+  """
+  out = {}
+  for key in batches[0]:
+    arrays = [b[key] for b in batches]
+    shape = np.max([a.shape for a in arrays], axis=0)
+    out[key] = np.stack([np.pad(a, [(0, int(n) - m) for n, m in zip(shape, a.shape)])
+                         for a in arrays])
+  return out
 
 
 def eval_batches(split, global_batch_size: int,
