@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Launch a training run locally or on every worker of a Cloud TPU VM.
 #
-#   ./launch.sh local CONFIG WORKDIR [--config.KEY=VALUE ...]   # $PYTHON or .venv/bin/python
-#   ./launch.sh tpu-setup TPU_NAME ZONE            # copy this checkout, install .[tpu]
-#   ./launch.sh tpu TPU_NAME ZONE CONFIG WORKDIR [--config.KEY=VALUE ...]
+#   ./launch.sh [--dry-run] local CONFIG WORKDIR [--config.KEY=VALUE ...]   # $PYTHON or .venv/bin/python
+#   ./launch.sh [--dry-run] tpu-setup TPU_NAME ZONE            # copy this checkout, install .[tpu]
+#   ./launch.sh [--dry-run] tpu TPU_NAME ZONE CONFIG WORKDIR [--config.KEY=VALUE ...]
+#
+# --dry-run prints the commands instead of running them, one per line, quoted
+# for the shell (paste a line into bash to run it); it needs no gcloud.
 #
 # On a TPU VM every worker runs the same command with CNN_VS_RNN_DISTRIBUTED=1,
 # which calls jax.distributed.initialize(); each host then reads its own slice
@@ -11,7 +14,15 @@
 # bucket path, gs://..., works with orbax) for multi-host runs.
 set -euo pipefail
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+
+# A command as one line of shell words: each argument quoted with printf %q.
+show() { printf '%q' "$1"; shift; [ $# -eq 0 ] || printf ' %q' "$@"; printf '\n'; }
+
+dry_run=0
+run() { if [ "$dry_run" = 1 ]; then show "$@"; else "$@"; fi; }
+
+while [ $# -ge 1 ] && [ "$1" = --dry-run ]; do dry_run=1; shift; done
 [ $# -ge 1 ] || usage
 mode=$1; shift
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,24 +35,32 @@ case "$mode" in
     # $PYTHON, else the Quick start's .venv, else python on the PATH.
     python=${PYTHON:-python}
     [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && python=.venv/bin/python
-    exec "$python" -m cnn_vs_rnn.train --config "$config" --workdir "$workdir" "$@"
+    cmd=("$python" -m cnn_vs_rnn.train --config "$config" --workdir "$workdir" "$@")
+    if [ "$dry_run" = 1 ]; then
+      # Paths are relative to this checkout, where the command runs.
+      printf 'cd %q && %s\n' "$here" "$(show "${cmd[@]}")"
+    else
+      exec "${cmd[@]}"
+    fi
     ;;
   tpu-setup)
     [ $# -eq 2 ] || usage
     name=$1 zone=$2
-    tar -C "$here" --exclude=.git --exclude=.venv --exclude=runs -czf /tmp/cnn_vs_rnn.tgz .
-    gcloud compute tpus tpu-vm scp /tmp/cnn_vs_rnn.tgz "$name":/tmp/ --zone "$zone" --worker=all
-    gcloud compute tpus tpu-vm ssh "$name" --zone "$zone" --worker=all --command \
-      "mkdir -p ~/cnn_vs_rnn && tar -C ~/cnn_vs_rnn -xzf /tmp/cnn_vs_rnn.tgz && \
-       cd ~/cnn_vs_rnn && python3 -m venv .venv && .venv/bin/pip install -e '.[tpu]'"
+    remote="mkdir -p ~/cnn_vs_rnn && tar -C ~/cnn_vs_rnn -xzf /tmp/cnn_vs_rnn.tgz"
+    remote+=" && cd ~/cnn_vs_rnn && python3 -m venv .venv && .venv/bin/pip install -e '.[tpu]'"
+    run tar -C "$here" --exclude=.git --exclude=.venv --exclude=runs -czf /tmp/cnn_vs_rnn.tgz .
+    run gcloud compute tpus tpu-vm scp /tmp/cnn_vs_rnn.tgz "$name":/tmp/ --zone "$zone" \
+      --worker=all
+    run gcloud compute tpus tpu-vm ssh "$name" --zone "$zone" --worker=all --command "$remote"
     ;;
   tpu)
     [ $# -ge 4 ] || usage
     name=$1 zone=$2 config=$3 workdir=$4; shift 4
-    overrides=$(printf ' %q' "$@")
-    gcloud compute tpus tpu-vm ssh "$name" --zone "$zone" --worker=all --command \
-      "cd ~/cnn_vs_rnn && CNN_VS_RNN_DISTRIBUTED=1 .venv/bin/python -m cnn_vs_rnn.train \
-       --config $(printf '%q' "$config") --workdir $(printf '%q' "$workdir")$overrides"
+    # The remote shell splits this string again: every argument goes in %q-quoted,
+    # so each override reaches python as one argument with its exact text.
+    args=$(printf ' %q' --config "$config" --workdir "$workdir" "$@")
+    remote="cd ~/cnn_vs_rnn && CNN_VS_RNN_DISTRIBUTED=1 .venv/bin/python -m cnn_vs_rnn.train$args"
+    run gcloud compute tpus tpu-vm ssh "$name" --zone "$zone" --worker=all --command "$remote"
     ;;
   *) usage ;;
 esac

@@ -3,9 +3,11 @@
   python -m cnn_vs_rnn.benchmark --config configs/NAME.py [--config.KEY=VALUE ...] \
       [--steps 20] [--warmup 3]
 
-It builds the train step that `cnn_vs_rnn.train` runs (`train.create_train_state`,
-`train.jit_train_step`: the same jit, shardings and state donation) on one fixed
-batch, the first `data.batch_size` examples of the config's train split, then:
+It builds what `cnn_vs_rnn.train` builds (`train.build_run`: mesh, dataset,
+model, task and initial state, token inputs included) and its train step
+(`train.jit_train_step`: the same jit, shardings and state donation), runs
+that on one fixed batch, the first `data.batch_size` examples of the config's
+train split, and reports:
 
   compile_s            lowering plus XLA compilation of the step
   ms_per_step_*        median / min / max over `--steps` timed steps after
@@ -47,8 +49,8 @@ from importlib import metadata
 import jax
 import ml_collections
 
-from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks, train
-from cnn_vs_rnn.data.pipeline import TrainIterator
+from cnn_vs_rnn import models, parallel, train
+from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
 from cnn_vs_rnn.errors import ConfigError, RunError, run_command
 from cnn_vs_rnn import hostmem
 
@@ -129,8 +131,15 @@ def memory_of(compiled) -> dict:
 
 
 def fixed_batch(split, batch_size: int) -> dict:
-  """The first `batch_size` examples of `split`, in order, with weights 1."""
-  n = len(split['targets'])
+  """The first `batch_size` examples of `split`, in order, with weights 1.
+
+  `split` is what a dataset's `split()` gives: a dict of arrays (any dtype,
+  e.g. int32 tokens) or a `MappedSource` read record by record.
+  """
+  if not isinstance(split, (dict, MappedSource)):
+    raise ConfigError(f'the benchmark reads its batch from a dict of arrays or a '
+                      f'MappedSource, not a {type(split).__name__} split')
+  n = num_examples(split)
   if n < batch_size:
     raise ConfigError(f'data.batch_size={batch_size} is larger than the {n} training '
                       'examples; the benchmark needs one full batch')
@@ -150,19 +159,11 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
     raise ConfigError(f'--steps={steps} must be >= 1')
   if warmup < 0:
     raise ConfigError(f'--warmup={warmup} must be >= 0')
-  configlib.validate(config)
-  mesh = parallel.make_mesh(devices)
+  run = train.build_run(config, devices)
+  mesh, dataset, task = run.mesh, run.dataset, run.task
   batch_size = config.data.batch_size
-  parallel.check_batch_size('data.batch_size', batch_size, mesh)
-  tx = optim.make_optimizer(config.optim, config.num_train_steps)
-  dataset = data.load(config.data)
-  model = models.build(config.model, dataset.spec)
-  task = tasks.get(dataset.spec.task)
-
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
-  init = jax.jit(lambda rng: train.create_train_state(
-      model, tx, dataset.spec.input_shape, rng), out_shardings=parallel.replicated(mesh))
-  state = init(init_rng)
+  state = run.init(init_rng)
   num_params = models.count_params(state.params)
   batch = parallel.shard_batch(fixed_batch(dataset.split('train'), batch_size), mesh)
 

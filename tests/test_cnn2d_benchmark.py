@@ -15,6 +15,7 @@ from jax.test_util import check_grads
 
 from cnn_vs_rnn import benchmark, configlib, data, models, optim, parallel, tasks, train
 from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.data.pipeline import MappedSource
 from cnn_vs_rnn.models import cnn2d
 from cnn_vs_rnn.errors import ConfigError
 from conftest import CONFIG_DIR, REPO, tiny
@@ -381,6 +382,62 @@ def test_matmul_flops_counts_every_scan_step():
   for n in (1, 5):
     jaxpr = jax.make_jaxpr(jax.jit(f, static_argnums=2), static_argnums=2)(h, w, n).jaxpr
     assert benchmark.matmul_flops(jaxpr) == (2 * 4 * 8 * 8 * n, False)
+
+
+def test_benchmark_runs_a_token_config():
+  # charlm_lstm: int32 byte tokens embedded by the model (an embedding needs integer inputs).
+  config = tiny(configlib.load_config_file(os.path.join(CONFIG_DIR, 'charlm_lstm.py')),
+                steps=2, batch_size=8)
+  config.data.seq_len, config.model.hidden_size = 16, 8
+  result = benchmark.benchmark(config, steps=2, warmup=0)
+  V, E, H = 256, config.model.embed_dim, 8
+  assert result['num_params'] == (V * E + (E * 4 * H + 4 * H) + (H * 4 * H + 4 * H)
+                                  + (H * V + V))
+  assert np.isfinite(result['loss_first']) and np.isfinite(result['loss_last'])
+  assert abs(result['loss_first'] - np.log(V)) < 0.5  # About uniform over 256 bytes at init.
+  assert result['input_shape'] == [16] and result['dataset'] == 'stdlib_text'
+
+
+def token_split(n=6, T=3):
+  return {'inputs': np.arange(n * T, dtype=np.int32).reshape(n, T),
+          'targets': np.arange(n * T, dtype=np.int32).reshape(n, T) + 1}
+
+
+def test_fixed_batch_takes_the_first_examples_of_a_token_split():
+  batch = benchmark.fixed_batch(token_split(), 4)
+  assert batch['inputs'].dtype == np.int32
+  np.testing.assert_array_equal(batch['inputs'], token_split()['inputs'][:4])
+  np.testing.assert_array_equal(batch['targets'], token_split()['targets'][:4])
+  np.testing.assert_array_equal(batch['weights'], np.ones(4, np.float32))
+
+
+def test_fixed_batch_reads_a_mapped_source_like_a_dict():
+  class Rows:
+    def __init__(self, arrays):
+      self.arrays = arrays
+
+    def __len__(self):
+      return len(self.arrays['inputs'])
+
+    def __getitems__(self, keys):
+      return [{k: v[i] for k, v in self.arrays.items()} for i in keys]
+
+  stack = lambda records: {k: np.stack([r[k] for r in records]) for k in records[0]}
+  mapped = MappedSource(Rows(token_split()), stack)
+  want = benchmark.fixed_batch(token_split(), 4)
+  got = benchmark.fixed_batch(mapped, 4)
+  assert set(got) == set(want)
+  for k in want:
+    np.testing.assert_array_equal(got[k], want[k])
+
+
+@pytest.mark.parametrize('split,message', [
+    (token_split(), 'data.batch_size=8 is larger than the 6 training examples'),
+    ([np.zeros(3)] * 10, 'not a list split'),
+])
+def test_fixed_batch_errors(split, message):
+  with pytest.raises(ConfigError, match=message):
+    benchmark.fixed_batch(split, 8)
 
 
 @pytest.mark.parametrize('args,fragment', [

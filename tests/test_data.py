@@ -1,8 +1,10 @@
 """The MNIST-1D builder and the deterministic, checkpointable batching."""
 
 import numpy as np
+import pytest
 
 from cnn_vs_rnn.data.pipeline import TrainIterator, eval_batches, num_examples
+from cnn_vs_rnn.errors import ConfigError
 
 
 def toy_split(n=10):
@@ -36,6 +38,25 @@ def test_train_iterator_state_resumes_the_same_stream():
   b.set_state(a.get_state())
   for _ in range(4):
     np.testing.assert_array_equal(next(a)['targets'], next(b)['targets'])
+
+
+@pytest.mark.parametrize('key,saved,current,kwargs', [
+    ('seed', 3, 4, dict(seed=4)),
+    ('num_examples', 10, 12, dict(split=toy_split(12))),
+    ('global_batch_size', 4, 2, dict(global_batch_size=2)),
+])
+def test_train_iterator_refuses_a_state_saved_from_another_stream(key, saved, current, kwargs):
+  saved_state = TrainIterator(toy_split(10), global_batch_size=4, seed=3, position=8).get_state()
+  assert saved_state[key] == saved
+  args = dict(split=toy_split(10), global_batch_size=4, seed=3)
+  it = TrainIterator(**{**args, **kwargs})
+  with pytest.raises(ConfigError) as e:
+    it.set_state(saved_state)
+  message = str(e.value)
+  assert f'saved with {key}={saved}, but this run has {key}={current}' in message
+  assert 'use a new workdir, or the config and data the run was started with' in message
+  assert '\n' not in message
+  assert it.position == 0  # Left where it was.
 
 
 def test_process_slices_make_up_the_global_batch():

@@ -114,11 +114,14 @@ class TrainIterator:
             'global_batch_size': int(self.global_batch_size)}
 
   def set_state(self, state: dict) -> None:
+    """Resumes at a saved position; a ConfigError if the stream it was saved from differs."""
     for key, mine in (('seed', self.seed), ('num_examples', self._n),
                       ('global_batch_size', self.global_batch_size)):
       if state[key] != mine:
-        raise ValueError(
-            f'data iterator state has {key}={state[key]}, expected {mine}')
+        raise ConfigError(
+            f'the checkpoint\'s data position was saved with {key}={state[key]}, but this '
+            f'run has {key}={mine}; use a new workdir, or the config and data the run '
+            'was started with')
     self.position = int(state['position'])
 
 
