@@ -22,7 +22,8 @@ class NonFiniteLossError(RunError):
 
 
 def run_command(body) -> int:
-  """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError.
+  """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError
+  (or the error's `exit_code`: 143/130 for a run stopped by SIGTERM/SIGINT).
 
   The error becomes one line on stderr, with no traceback.
   """
@@ -34,7 +35,11 @@ def run_command(body) -> int:
     return 2
   except RunError as e:
     print(f'error: {e}', file=sys.stderr)
-    return 1
+    return getattr(e, 'exit_code', 1)
+  except KeyboardInterrupt:
+    print('error: interrupted (SIGINT) before training started; nothing was saved',
+          file=sys.stderr)
+    return 130
   return 0
 
 

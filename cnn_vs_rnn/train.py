@@ -32,6 +32,7 @@ from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
+from cnn_vs_rnn.preemption import Preempted, StopSignals
 from cnn_vs_rnn import hostmem
 
 
@@ -307,6 +308,35 @@ def replica(tree, k: int):
   return jax.tree.map(lambda x: x[k], tree)
 
 
+def next_stop(step: int, steps_per_loop: int, config) -> int:
+  """Where the call starting after `step` ends: K steps on, or earlier at a boundary.
+
+  Calls end at multiples of K (and at boundaries), whatever step a run
+  resumed from, so a resumed run makes the same calls as an uninterrupted one.
+  """
+  return min((step // steps_per_loop + 1) * steps_per_loop, next_boundary(step, config))
+
+
+def stop_requested(signals: StopSignals) -> bool:
+  """Whether a stop signal arrived, on any process (all of them stop at the same step)."""
+  stop = signals.signum is not None
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    flags = multihost_utils.process_allgather(np.int32(signals.signum or 0))
+    signals.signum = signals.signum or int(np.max(flags)) or None
+    stop = signals.signum is not None
+  return stop
+
+
+def save_window(window: dict) -> dict:
+  """The log window's metric sums as JSON (float64 values round-trip exactly)."""
+  return {k: np.asarray(v, np.float64).tolist() for k, v in window.items()}
+
+
+def restore_window(data_state: dict) -> dict:
+  return {k: np.asarray(v, np.float64) for k, v in data_state.get('log_window', {}).items()}
+
+
 def next_boundary(step: int, config) -> int:
   """The first step after `step` that logs, evaluates, checkpoints or ends the run."""
   stop = config.num_train_steps
@@ -342,12 +372,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   train_iter = (TrainIterator(train_split, config.data.batch_size, config.seed, **process)
                 if num_seeds == 1 else
                 SeedIterators(train_split, config.data.batch_size, seeds, **process))
+  window: dict[str, np.ndarray] = {}  # Metric sums since the last log step.
   restored = ckpt.restore_latest(run.abstract_state)
   if restored is None:
     state, start_step = run.init(init_rng), 0
   else:
     state, data_state, start_step = restored
     train_iter.set_state(data_state)
+    window = restore_window(data_state)
     print(f'Resuming from step {start_step} (data position {train_iter.position}).')
 
   one_params = state.params if num_seeds == 1 else replica(state.params, 0)
@@ -370,7 +402,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   writer = MetricWriter(workdir, resume_step=start_step)
   progress = Progress(start_step, config.num_train_steps)
-  window: dict[str, np.ndarray] = {}
   pending = []  # (first step, device metrics [K, ...]) dispatched but not yet checked.
   eval_per_seed = None
 
@@ -396,53 +427,61 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     drain()
     if not bool(p_all_finite(state.params)):
       raise NonFiniteLossError(step, 'finite, but the parameters are not')
-    ckpt.save(step, state, train_iter.get_state())
+    ckpt.save(step, state, {**train_iter.get_state(), 'log_window': save_window(window)})
+    saved.append(step)
 
   def window_means() -> list[dict]:
     if num_seeds == 1:
       return [tasks.means(task, window)]
     return [tasks.means(task, {k: v[i] for k, v in window.items()}) for i in range(num_seeds)]
 
-  try:
-    step = start_step
-    while step < config.num_train_steps:
-      k = min(steps_per_loop, next_boundary(step, config) - step)
-      if k > 1:
-        idx = np.stack([train_iter.next_global_indices() for _ in range(k)])
-        state, metrics = p_train_loop(state, resident, idx, train_rng)
-      else:
-        batch = (resident_batch(train_iter.next_global_indices()) if resident_batch
-                 else parallel.shard_batch(next(train_iter), mesh, lead))
-        state, metrics = p_train_step(state, batch, train_rng)
-        metrics = jax.tree.map(lambda x: x[None], metrics)
-      # Check earlier calls only once this one is dispatched: no host sync in the loop.
+  saved = []
+  # Signals are caught until the last checkpoint is written and the metrics flushed.
+  with StopSignals() as signals:
+    try:
+      step = start_step
+      while step < config.num_train_steps:
+        k = next_stop(step, steps_per_loop, config) - step
+        if k > 1:
+          idx = np.stack([train_iter.next_global_indices() for _ in range(k)])
+          state, metrics = p_train_loop(state, resident, idx, train_rng)
+        else:
+          batch = (resident_batch(train_iter.next_global_indices()) if resident_batch
+                   else parallel.shard_batch(next(train_iter), mesh, lead))
+          state, metrics = p_train_step(state, batch, train_rng)
+          metrics = jax.tree.map(lambda x: x[None], metrics)
+        # Check earlier calls only once this one is dispatched: no host sync in the loop.
+        drain()
+        pending.append((step + 1, metrics))
+        step += k
+        is_last = step == config.num_train_steps
+        if _is_multiple(step, config.log_every_steps) or is_last:
+          drain()
+          train_metrics = {f'train/{k}': v for k, v in
+                           seed_summary(window_means(), seeds).items()}
+          train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
+          window.clear()
+          writer.write(step, train_metrics)
+          print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
+        if _is_multiple(step, config.eval_every_steps) or is_last:
+          drain()
+          eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
+          eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
+          writer.write(step, eval_metrics)
+          print(f'eval at step {step}: ' + ', '.join(
+              f'{k} {v:.4f}' for k, v in eval_metrics.items() if '/seed_' not in k), flush=True)
+        if _is_multiple(step, config.checkpoint_every_steps) or is_last:
+          save(step)
+        if stop_requested(signals) and not is_last:
+          if step not in saved:
+            save(step)
+          raise Preempted(step, signals.signum, ckpt.directory)
       drain()
-      pending.append((step + 1, metrics))
-      step += k
-      is_last = step == config.num_train_steps
-      if _is_multiple(step, config.log_every_steps) or is_last:
-        drain()
-        train_metrics = {f'train/{k}': v for k, v in
-                         seed_summary(window_means(), seeds).items()}
-        train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
-        window.clear()
-        writer.write(step, train_metrics)
-        print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
-      if _is_multiple(step, config.eval_every_steps) or is_last:
-        drain()
+      if eval_per_seed is None:  # Resumed from the final checkpoint: evaluate it.
         eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
-        eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
-        writer.write(step, eval_metrics)
-        print(f'eval at step {step}: ' + ', '.join(
-            f'{k} {v:.4f}' for k, v in eval_metrics.items() if '/seed_' not in k), flush=True)
-      if _is_multiple(step, config.checkpoint_every_steps) or is_last:
-        save(step)
-    drain()
-    if eval_per_seed is None:  # Resumed from the final checkpoint: evaluate it.
-      eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
-  finally:
-    ckpt.close()
-    writer.close()
+    finally:
+      ckpt.close()
+      writer.close()
 
   final = final_record(config.num_train_steps,
                        [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed],
