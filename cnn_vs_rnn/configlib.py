@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 
 import ml_collections
 
-from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.errors import ConfigError, show
 
 # Keys that change how often a run reports or saves, not what it computes:
 # a run may resume with other values for them.
 RESUMABLE_KEYS = frozenset({
     'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
     'max_checkpoints_to_keep'})
+
+
+MAX_SEED = 2**31  # Seeds are in [0, MAX_SEED): every RNG here takes them.
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -87,9 +91,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _positive_int('data.batch_size', config.data.batch_size)
   if config.data.eval_batch_size != 0:
     _positive_int('data.eval_batch_size', config.data.eval_batch_size)
-  if not config.optim.learning_rate > 0:
-    raise ConfigError(
-        f'optim.learning_rate={config.optim.learning_rate!r} must be > 0')
+  lr = config.optim.learning_rate
+  if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+    raise ConfigError(f'optim.learning_rate={show(lr)} must be a finite number > 0')
+  seed, num_seeds = config.seed, config.get('num_seeds', 1)
+  if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED - num_seeds:
+    raise ConfigError(f'seed={show(seed)} must be an integer in [0, {MAX_SEED - num_seeds}] '
+                      f'(seeds are 0 .. 2**31 - 1, and a run uses seed .. seed + '
+                      f'num_seeds - 1)')
   if config.optim.grad_clip_norm < 0:
     raise ConfigError(
         f'optim.grad_clip_norm={config.optim.grad_clip_norm!r} must be >= 0 '
@@ -101,7 +110,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def _positive_int(key, value):
   if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-    raise ConfigError(f'{key}={value!r} must be a positive integer')
+    raise ConfigError(f'{key}={show(value)} must be a positive integer')
 
 
 def eval_batch_size(config) -> int:

@@ -1,6 +1,25 @@
 """Exceptions the command line turns into one-line messages and exit codes."""
 
 
+SHOWN_CHARS = 200  # An echoed value is cut to this many characters.
+MAX_LINE = 1000  # An error line never grows past this.
+
+
+def show(value) -> str:
+  """repr(value) for an error line, cut to SHOWN_CHARS characters."""
+  text = repr(value)
+  if len(text) <= SHOWN_CHARS:
+    return text
+  return f'{text[:SHOWN_CHARS]}... ({len(text):,} characters)'
+
+
+def one_line(message) -> str:
+  """The first line of `message`, cut to MAX_LINE characters."""
+  lines = str(message).strip().splitlines()
+  line = lines[0] if lines else ''
+  return line if len(line) <= MAX_LINE else line[:MAX_LINE] + '...'
+
+
 class ConfigError(ValueError):
   """A usage or configuration error: the command line exits with code 2."""
 
@@ -31,10 +50,10 @@ def run_command(body) -> int:
   try:
     body()
   except ConfigError as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {one_line(e)}', file=sys.stderr)
     return 2
   except RunError as e:
-    print(f'error: {e}', file=sys.stderr)
+    print(f'error: {one_line(e)}', file=sys.stderr)
     return getattr(e, 'exit_code', 1)
   except KeyboardInterrupt:
     print('error: interrupted (SIGINT) before training started; nothing was saved',
@@ -49,4 +68,4 @@ def choose(kind: str, name: str, registry) -> object:
     return registry[name]
   except KeyError:
     valid = ', '.join(sorted(registry))
-    raise ConfigError(f'unknown {kind} {name!r}; valid: {valid}') from None
+    raise ConfigError(f'unknown {kind} {show(name)}; valid: {valid}') from None

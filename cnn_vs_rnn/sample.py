@@ -71,8 +71,9 @@ def main(argv=None) -> int:
   def body():
     if args.length < 1:
       raise ConfigError(f'--length={args.length} must be a positive integer')
-    if args.temperature < 0:
-      raise ConfigError(f'--temperature={args.temperature} must be >= 0')
+    if not 0 <= args.temperature < float('inf'):  # Also false for nan.
+      raise ConfigError(f'--temperature={args.temperature} must be a finite number >= 0 '
+                        '(0 = greedy)')
     run, state, _ = load_workdir(args.workdir, args.step)
     if not 0 <= args.replica < run.num_seeds:
       raise ConfigError(f'--replica={args.replica} must be in [0, {run.num_seeds}): the run '

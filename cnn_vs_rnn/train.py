@@ -30,7 +30,7 @@ from flax.training import train_state
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches
-from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command
+from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
 from cnn_vs_rnn.preemption import Preempted, StopSignals
 from cnn_vs_rnn import hostmem
@@ -532,13 +532,25 @@ def _parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
     if msg.startswith('flag --config.'):
       raise ConfigError(_type_error_message(msg, argv)) from None
     raise ConfigError(msg.splitlines()[0]) from None
+  except SystemExit as e:  # The config file itself called exit().
+    raise ConfigError(f'config file {_config_path(flag_values, argv)!r} exited '
+                      f'(SystemExit({show(e.code)})) while loading; a config file defines '
+                      'get_config() and returns an ml_collections.ConfigDict') from None
   except (AttributeError, KeyError) as e:  # An override of a key the config lacks.
+    if "has no attribute 'get_config'" in str(e):
+      raise ConfigError(f'config file {_config_path(flag_values, argv)!r} has no '
+                        'get_config() function; define one that returns an '
+                        'ml_collections.ConfigDict') from None
     raise ConfigError(_unknown_key_message(e, argv)) from None
   except Exception as e:  # pylint: disable=broad-except
     # Loading the config file itself failed (a syntax error, an import error...).
     first = str(e).strip().splitlines()[0] if str(e).strip() else ''
     raise ConfigError(f'the config file failed to load: {type(e).__name__}: {first}') from None
   config = config_flag.value
+  path = _config_path(flag_values, argv)
+  if config is None and path:
+    raise ConfigError(f'config file {path!r}: get_config() returned None; it must return '
+                      'an ml_collections.ConfigDict')
   if config is None:
     raise ConfigError('--config is required: --config configs/NAME.py')
   if not isinstance(config, ml_collections.ConfigDict):
@@ -557,6 +569,22 @@ def _parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
   return config
 
 
+def _config_path(flag_values, argv) -> str | None:
+  """The --config file named on the command line, if any."""
+  try:
+    path = flag_values['config'].config_filename
+  except Exception:  # pylint: disable=broad-except
+    path = None
+  if path:
+    return path
+  for i, a in enumerate(argv):
+    if a.startswith('--config='):
+      return a.split('=', 1)[1]
+    if a == '--config' and i + 1 < len(argv):
+      return argv[i + 1]
+  return None
+
+
 def _unknown_key_message(error, argv) -> str:
   while error.args and isinstance(error.args[0], BaseException):
     error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError.
@@ -566,7 +594,7 @@ def _unknown_key_message(error, argv) -> str:
                if a.startswith('--config.')]
   key = next((o for o in overrides if o.split('.')[-1] == name), name)
   hint = ' '.join(l.strip() for l in lines[1:])
-  return f'unknown config key {key!r}' + (f'. {hint}' if hint else '')
+  return f'unknown config key {show(key)}' + (f'. {hint}' if hint else '')
 
 
 def _type_error_message(msg: str, argv) -> str:
@@ -586,7 +614,7 @@ def _type_error_message(msg: str, argv) -> str:
     except Exception:  # pylint: disable=broad-except
       pass
   expected = f'expected a value of type {want}' if want else msg.split(':', 1)[-1].strip()
-  return f'--config.{key}={value!r} has the wrong type: {expected}'
+  return f'--config.{key}={show(value)} has the wrong type: {expected}'
 
 
 def main(argv=None) -> int:
