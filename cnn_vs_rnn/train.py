@@ -29,7 +29,7 @@ from flax.training import train_state
 
 from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
-from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches
+from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
 from cnn_vs_rnn.metric_writer import MetricWriter, Progress
 from cnn_vs_rnn.preemption import Preempted, StopSignals
@@ -277,6 +277,14 @@ class Run:
     return self.config.get('num_seeds', 1)
 
 
+def check_batch_fits(config, dataset) -> None:
+  """A train batch may not be larger than the train split."""
+  n = num_examples(dataset.split('train'))
+  if config.data.batch_size > n:
+    raise ConfigError(f'data.batch_size={config.data.batch_size} is larger than the {n:,} '
+                      f'training examples of {config.data.name!r}; use at most {n}')
+
+
 def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   """Validates `config` and builds its mesh, dataset, model, task and optimizer."""
   configlib.validate(config)
@@ -285,6 +293,7 @@ def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   parallel.check_batch_size('data.eval_batch_size', configlib.eval_batch_size(config), mesh)
   tx = optim.make_optimizer(config.optim, config.num_train_steps)
   dataset = data.load(config.data)
+  check_batch_fits(config, dataset)
   model = models.build(config.model, dataset.spec)
   task = tasks.get(dataset.spec.task)
   repl = parallel.replicated(mesh)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from cnn_vs_rnn.errors import ConfigError, choose
+from cnn_vs_rnn.errors import ConfigError, choose, show
 from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
 from cnn_vs_rnn.models import sizing
@@ -69,6 +69,8 @@ def build(model_config, spec) -> nn.Module:
   if unknown:
     raise ConfigError(f'model {name!r} has no field(s) {", ".join(unknown)}; '
                       f'valid: {", ".join(valid)}')
+  check_sizes(name, {**kwargs, 'embed_dim': model_config.get('embed_dim', 0),
+                      'param_budget': model_config.get('param_budget', 0)})
   if 'pool' in kwargs and kwargs['pool'] not in POOLS:
     raise ConfigError(f'unknown model.pool {kwargs["pool"]!r}; valid: {", ".join(POOLS)}')
   if spec.per_step:
@@ -88,6 +90,26 @@ def build(model_config, spec) -> nn.Module:
                                                   if spec.vocab_size else ()))
   check_fits(model, name, spec)
   return model
+
+
+# Integer fields that may be 0 (every other integer of a model must be >= 1).
+ZERO_ALLOWED = frozenset({'padding', 'batch_chunk', 'embed_dim', 'param_budget'})
+
+
+def check_sizes(name: str, fields: dict) -> None:
+  """Widths, depths, kernel sizes and strides (every integer field) must be positive."""
+  def ints(value):
+    if isinstance(value, (tuple, list)):
+      return [i for v in value for i in ints(v)]
+    return [value] if isinstance(value, int) and not isinstance(value, bool) else []
+  for key, value in fields.items():
+    low = 0 if key in ZERO_ALLOWED else 1
+    bad = [i for i in ints(value) if i < low]
+    if bad:
+      raise ConfigError(f'model.{key}={show(value)} must hold integers >= {low} '
+                        f'(model {name!r} got {bad[0]})')
+    if key == 'dropout' and isinstance(value, (int, float)) and not 0 <= value < 1:
+      raise ConfigError(f'model.dropout={show(value)} must be in [0, 1)')
 
 
 def _make(factory, kwargs: dict, spec, embed_dim: int) -> nn.Module:
