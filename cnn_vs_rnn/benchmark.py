@@ -52,6 +52,7 @@ import ml_collections
 from cnn_vs_rnn import models, parallel, train
 from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
 from cnn_vs_rnn.errors import ConfigError, RunError, run_command
+from cnn_vs_rnn.memory import memory_of
 from cnn_vs_rnn import hostmem
 
 
@@ -113,21 +114,6 @@ def matmul_flops(jaxpr) -> tuple[float, bool]:
     else:
       total += eqn.params.get('length', 1) * sum(f for f, _ in counts)
   return total, saw_while
-
-
-def memory_of(compiled) -> dict:
-  """XLA's planned memory of a compiled program per device, in bytes (empty if unknown)."""
-  try:
-    m = compiled.memory_analysis()
-  except Exception:  # pylint: disable=broad-except
-    return {}
-  if m is None:
-    return {}
-  out = {k: int(getattr(m, f'{k}_size_in_bytes', 0) or 0)
-         for k in ('argument', 'output', 'temp', 'alias', 'generated_code')}
-  out['planned'] = out['argument'] + out['output'] + out['temp'] - out['alias']
-  out['xla_peak'] = int(getattr(m, 'peak_memory_in_bytes', 0) or 0)
-  return out
 
 
 def fixed_batch(split, batch_size: int) -> dict:

@@ -27,7 +27,7 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from cnn_vs_rnn import configlib, data, models, optim, parallel, tasks
+from cnn_vs_rnn import configlib, data, memory, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
@@ -400,8 +400,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   lead = seed_lead(num_seeds)
   steps_per_loop = config.get('steps_per_loop', 1) if resident is not None else 1
-  p_train_step = jit_train_step(task, mesh, num_seeds)
-  p_train_loop = jit_train_loop(task, mesh, num_seeds) if steps_per_loop > 1 else None
+  # Compiled once per batch shape (and per K), refused if the plan exceeds a device.
+  hint = ('lower data.batch_size, model.* sizes, num_seeds or steps_per_loop, or use '
+          'more devices')
+  device = mesh.devices.flat[0]
+  p_train_step = memory.Checked(jit_train_step(task, mesh, num_seeds), device,
+                                'the train step', hint)
+  p_train_loop = (memory.Checked(jit_train_loop(task, mesh, num_seeds), device,
+                                 'the train loop', hint) if steps_per_loop > 1 else None)
   resident_batch = (parallel.resident_batches(resident, mesh, lead)
                     if resident is not None else None)
   p_eval_step = jit_eval_step(task, mesh, num_seeds)
