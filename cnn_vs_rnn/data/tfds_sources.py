@@ -254,13 +254,18 @@ class Rows:
 
 
 def bucketed(split: dict[str, np.ndarray], buckets: tuple[int, ...]) -> MappedSource:
-  """A padded split whose batches are cut to the smallest bucket that holds them."""
+  """A padded split whose batches are cut to the smallest bucket that holds them.
+
+  The bucket comes from the longest example of the whole global batch, so
+  every process cuts its slice to the same length.
+  """
   def to_arrays(records):
-    batch = {k: np.stack([r[k] for r in records]) for k in records[0]}
-    length = bucket_length(int(batch['lengths'].max(initial=1)), buckets)
-    batch['inputs'] = batch['inputs'][:, :length]
-    return batch
-  return MappedSource(Rows(split), to_arrays)
+    return {k: np.stack([r[k] for r in records]) for k in records[0]}
+
+  def inputs_length(batch_indices: np.ndarray) -> int:
+    return bucket_length(int(split['lengths'][batch_indices].max(initial=1)), buckets)
+
+  return MappedSource(Rows(split), to_arrays, inputs_length)
 
 
 @register('imdb_reviews')
