@@ -10,8 +10,9 @@
 #
 # On a TPU VM every worker runs the same command with CNN_VS_RNN_DISTRIBUTED=1,
 # which calls jax.distributed.initialize(); each host then reads its own slice
-# of every global batch. WORKDIR should be on storage all workers share (a GCS
-# bucket path, gs://..., works with orbax) for multi-host runs.
+# of every global batch, and worker 0 alone writes the run files. WORKDIR should
+# be on storage all workers share for multi-host runs: a GCS path, gs://...,
+# which orbax (checkpoints) and etils.epath with gcsfs (run files) write.
 set -euo pipefail
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }

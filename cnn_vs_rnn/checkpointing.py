@@ -2,27 +2,95 @@
 
 Saves go to `workdir/checkpoints/<step>/` through `ocp.CheckpointManager`,
 which writes into a temporary directory and renames it when complete, so a
-process killed mid-save never leaves a half-written step behind. A step that
-exists but cannot be read is moved to `workdir/corrupt_checkpoints/` (never
-deleted) and the next older step is tried.
+process killed mid-save never leaves a half-written step behind. With several
+processes every one of them saves and restores, and orbax coordinates them.
+
+A step whose files are missing or garbled is moved to
+`workdir/corrupt_checkpoints/` (never deleted; by process 0 alone while the
+others wait) and the next older step is tried. Any other failure to read
+(permissions, I/O errors such as EIO or ENOSPC, a checkpoint whose shapes do
+not fit the config) stops the run with a RunError that names the step's
+path, and moves nothing: those checkpoints may well be good.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import json
 import sys
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
+from cnn_vs_rnn import fileio, parallel
 from cnn_vs_rnn.errors import RunError
+
+# tensorstore status codes that mean the stored bytes are missing or damaged.
+# (PERMISSION_DENIED, UNAVAILABLE, RESOURCE_EXHAUSTED, UNKNOWN... are not.)
+_MISSING_OR_DAMAGED = ('NOT_FOUND', 'DATA_LOSS', 'OUT_OF_RANGE')
+# FAILED_PRECONDITION is also what some errnos (EBUSY, EBADF) become; it
+# counts only as a decoding failure.
+_DECODING_WORDS = ('decod', 'compress', 'zstd', 'truncated')
+OK, UNREADABLE, FAILED = 0, 1, 2
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+  """`error` and the exceptions it was raised from (cause or context)."""
+  out = []
+  while error is not None and error not in out:
+    out.append(error)
+    error = error.__cause__ or error.__context__
+  return out
+
+
+def is_unreadable(error: BaseException, step_dir) -> bool:
+  """Whether `error`, raised restoring the checkpoint in `step_dir`, shows missing or
+  garbled files (rather than a transient or environmental failure, or a mismatch
+  with the config)."""
+  chain = _chain(error)
+  for e in chain:  # The environment, not the files: never quarantine.
+    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
+      return False
+  for e in chain:
+    message = str(e)
+    code = message.split(':', 1)[0].strip()
+    if isinstance(e, (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError)):
+      return True
+    if code in _MISSING_OR_DAMAGED:
+      return True
+    if code == 'FAILED_PRECONDITION' and any(w in message.lower() for w in _DECODING_WORDS):
+      return True
+    if isinstance(e, KeyError) and 'not found in the checkpoint' in message:
+      return True  # A whole item (state/, data/) is missing.
+  # Without its tree metadata orbax reads the state as a plain dict and reports
+  # a structure mismatch; with the file present, the mismatch is real.
+  structure = any('pytree structure' in str(e) or 'node type mismatch' in str(e)
+                  for e in chain)
+  return structure and not (fileio.as_path(step_dir) / 'state' / '_METADATA').exists()
+
+
+def _first_line(error: BaseException) -> str:
+  text = str(error).strip()
+  return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+def agree(outcome: int) -> int:
+  """The outcome every process acts on: OK only if all read the step, UNREADABLE
+  only if all found it damaged, else FAILED."""
+  if jax.process_count() == 1:
+    return outcome
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+  outcomes = np.asarray(multihost_utils.process_allgather(np.int32(outcome))).reshape(-1)
+  if np.all(outcomes == outcomes[0]):
+    return int(outcomes[0])
+  return FAILED
 
 
 class Checkpointer:
 
-  def __init__(self, workdir: str, max_to_keep: int):
-    self.workdir = os.path.abspath(workdir)
-    self.directory = os.path.join(self.workdir, 'checkpoints')
+  def __init__(self, workdir, max_to_keep: int):
+    self.workdir = fileio.as_path(workdir)
+    self.directory = self.workdir / 'checkpoints'
     self._max_to_keep = max_to_keep
     self._manager = self._open()
 
@@ -50,39 +118,51 @@ class Checkpointer:
 
     Unreadable steps are moved aside when `quarantine` (training, which will
     write those steps again), and only skipped otherwise (read-only use).
+    Every process takes the same decision (see `agree`).
     """
-    steps = self.all_steps()
     moved = []
-    for step in reversed(steps):
+    for step in reversed(self.all_steps()):
+      path = self.directory / str(step)
+      error, restored = None, None
       try:
-        state, data_state = self.restore(step, abstract_state)
+        restored = self.restore(step, abstract_state)
       except Exception as e:  # pylint: disable=broad-except
-        moved.append(step)
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        action = f'moved it to {self._quarantine(step)}' if quarantine else 'skipped it'
-        print(f'warning: checkpoint at step {step} is unreadable ({type(e).__name__}: '
-              f'{reason[:200]}); {action} and trying the previous one', file=sys.stderr)
-        continue
-      return state, data_state, step
+        error = e
+      outcome = (OK if error is None else
+                 UNREADABLE if is_unreadable(error, path) else FAILED)
+      outcome = agree(outcome)
+      if outcome == OK:
+        return restored[0], restored[1], step
+      if outcome == FAILED:
+        why = (f'{type(error).__name__}: {_first_line(error)}' if error is not None
+               else 'another process could not read it')
+        raise RunError(f'cannot read checkpoint {path} ({why}); nothing was moved: '
+                       'fix the cause and run the same command again') from error
+      moved.append(step)
+      dest = self._quarantine(step) if quarantine else None
+      if parallel.is_primary():
+        action = f'moved it to {dest}' if quarantine else 'skipped it'
+        print(f'warning: checkpoint at step {step} is unreadable ({type(error).__name__}: '
+              f'{_first_line(error)[:200]}); {action} and trying the previous one',
+              file=sys.stderr)
     if moved and quarantine:
       raise RunError(
           f'no readable checkpoint in {self.directory}: steps {moved} are corrupt and '
-          f'were moved to {os.path.join(self.workdir, "corrupt_checkpoints")}; run the '
+          f'were moved to {self.workdir / "corrupt_checkpoints"}; run the '
           'same command again to start from step 0')
     if moved:
       raise RunError(f'no readable checkpoint in {self.directory}: steps {moved} are corrupt')
     return None
 
-  def _quarantine(self, step: int) -> str:
+  def _quarantine(self, step: int):
+    """Moves step `step` to corrupt_checkpoints/ (process 0 moves, every process
+    reopens after a barrier); its new path on process 0, None on the others."""
     self._manager.close()
-    dest_root = os.path.join(self.workdir, 'corrupt_checkpoints')
-    os.makedirs(dest_root, exist_ok=True)
-    dest = os.path.join(dest_root, str(step))
-    n = 1
-    while os.path.exists(dest):
-      dest = os.path.join(dest_root, f'{step}.{n}')
-      n += 1
-    shutil.move(os.path.join(self.directory, str(step)), dest)
+    dest = None
+    if parallel.is_primary():
+      dest = fileio.free_name(self.workdir / 'corrupt_checkpoints' / str(step))
+      fileio.move(self.directory / str(step), dest)
+    parallel.sync(f'cnn_vs_rnn.quarantine.{step}')
     self._manager = self._open()
     return dest
 

@@ -11,25 +11,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import ml_collections
 
-from cnn_vs_rnn import configlib, train
+from cnn_vs_rnn import configlib, fileio, train
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn import hostmem
 
 
-def load_workdir(workdir: str, step: int | None = None):
-  """(run, train state, step) of the newest readable (or the given) checkpoint in `workdir`."""
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.isfile(path):
+def run_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config a training run recorded in `workdir`/config.json (any epath path)."""
+  path = fileio.as_path(workdir) / 'config.json'
+  if not path.is_file():
     raise ConfigError(f'workdir {workdir!r} holds no run (no config.json); pass the '
                       '--workdir of a training run')
-  with open(path) as f:
-    config = ml_collections.ConfigDict(json.load(f)['config'])
+  return ml_collections.ConfigDict(fileio.read_json(path)['config'])
+
+
+def load_workdir(workdir: str, step: int | None = None):
+  """(run, train state, step) of the newest readable (or the given) checkpoint in `workdir`."""
+  config = run_config(workdir)
   run = train.build_run(config)
   ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
   try:

@@ -1,48 +1,103 @@
-"""metrics.jsonl, TensorBoard events (tensorboardX, no TensorFlow) and progress lines."""
+"""metrics.jsonl, TensorBoard events (tensorboardX, no TensorFlow) and progress lines.
+
+Files go through `cnn_vs_rnn.fileio` (etils.epath), so the workdir may be a
+gs:// path. Only process 0 writes them: the other processes get a NullWriter.
+"""
 
 from __future__ import annotations
 
 import datetime
-import json
+import io
 import os
 import time
 
 from tensorboardX import SummaryWriter
+from tensorboardX import record_writer
+
+from cnn_vs_rnn import fileio
 
 
 class MetricWriter:
   """Appends one JSON object per logged step; on resume, drops lines past `resume_step`.
 
   A killed run may have logged steps after its last checkpoint; those steps are
-  recomputed after resuming, so their old lines are removed first.
+  recomputed after resuming, so their old lines are removed first (and a line
+  cut off by the kill with them).
   """
 
-  def __init__(self, workdir: str, resume_step: int = 0):
-    self.path = os.path.join(workdir, 'metrics.jsonl')
-    if os.path.exists(self.path):
-      with open(self.path) as f:
-        lines = [l for l in f if l.strip()]
-      kept = []
-      for line in lines:
-        try:
-          if json.loads(line)['step'] <= resume_step:
-            kept.append(line)
-        except (ValueError, KeyError):
-          break  # A line cut off by a kill: the rest is recomputed.
-      with open(self.path, 'w') as f:
-        f.writelines(kept)
-    self._tb = SummaryWriter(os.path.join(workdir, 'tensorboard'),
+  def __init__(self, workdir, resume_step: int = 0):
+    workdir = fileio.as_path(workdir)
+    self.path = workdir / 'metrics.jsonl'
+    self._lines = fileio.JsonLines(
+        self.path, keep=lambda r: isinstance(r.get('step'), int) and r['step'] <= resume_step)
+    logdir = workdir / 'tensorboard'
+    if not fileio.is_local(logdir):
+      use_epath_for_tensorboard(os.fspath(logdir))
+    self._tb = SummaryWriter(os.fspath(logdir),
                              purge_step=resume_step + 1 if resume_step else None)
 
   def write(self, step: int, metrics: dict) -> None:
-    record = {'step': int(step), **{k: float(v) for k, v in metrics.items()}}
-    with open(self.path, 'a') as f:
-      f.write(json.dumps(record) + '\n')
+    self._lines.append({'step': int(step), **{k: float(v) for k, v in metrics.items()}})
     for k, v in metrics.items():
       self._tb.add_scalar(k, float(v), step)
 
   def close(self) -> None:
     self._tb.close()
+
+
+class NullWriter:
+  """The metric writer of processes other than 0: writes nothing."""
+
+  def write(self, step: int, metrics: dict) -> None:
+    del step, metrics
+
+  def close(self) -> None:
+    pass
+
+
+def open_writer(workdir, resume_step: int = 0, primary: bool = True):
+  """A MetricWriter on the primary process (process 0), a NullWriter elsewhere."""
+  return MetricWriter(workdir, resume_step) if primary else NullWriter()
+
+
+class EpathEventFile:
+  """A TensorBoard event file on an epath backend: each flush rewrites it whole.
+
+  Object stores have no append; event files of scalars stay small.
+  """
+
+  def __init__(self, path: str):
+    self.path = path
+    self._buffer = io.BytesIO()
+
+  def write(self, data: bytes) -> None:
+    self._buffer.write(data)
+
+  def flush(self) -> None:
+    fileio.write_bytes(self.path, self._buffer.getvalue())
+
+  def close(self) -> None:
+    self.flush()
+
+
+class EpathEventFiles:
+  """tensorboardX's writer factory for a URI scheme, writing through etils.epath."""
+
+  def open(self, path: str) -> EpathEventFile:
+    return EpathEventFile(path)
+
+  def directory_check(self, path: str) -> None:
+    fileio.as_path(path).mkdir(parents=True, exist_ok=True)
+
+
+def use_epath_for_tensorboard(uri: str) -> None:
+  """Makes tensorboardX write `uri`'s scheme (gs, s3, ...) through etils.epath.
+
+  tensorboardX's own gs:// writer needs google-cloud-storage (and s3:// boto3),
+  which this package does not install; epath's backend is the one the rest
+  of the workdir already uses.
+  """
+  record_writer.register_writer_factory(uri.split('://', 1)[0], EpathEventFiles())
 
 
 class Progress:

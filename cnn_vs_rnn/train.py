@@ -27,11 +27,11 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from cnn_vs_rnn import configlib, data, memory, models, optim, parallel, tasks
+from cnn_vs_rnn import configlib, data, fileio, memory, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
-from cnn_vs_rnn.metric_writer import MetricWriter, Progress
+from cnn_vs_rnn.metric_writer import Progress, open_writer
 from cnn_vs_rnn.preemption import Preempted, StopSignals
 from cnn_vs_rnn import hostmem
 
@@ -163,14 +163,13 @@ def _git_commit() -> str | None:
 
 def check_workdir(config, workdir: str) -> bool:
   """Raises unless `workdir` is new or holds a run of the same config; True if it holds one."""
-  if os.path.exists(workdir) and not os.path.isdir(workdir):
+  path = fileio.as_path(workdir)
+  if path.exists() and not path.is_dir():
     raise ConfigError(f'workdir {workdir!r} is a file; pass a directory (new or from '
                       'a run of the same config)')
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
+  if not (path / 'config.json').exists():
     return False
-  with open(path) as f:
-    old = json.load(f)['config']
+  old = fileio.read_json(path / 'config.json')['config']
   new = config.to_dict()
   diff = configlib.differing_keys(old, new)
   if diff:
@@ -184,14 +183,11 @@ def check_workdir(config, workdir: str) -> bool:
 
 def write_run_record(config, workdir: str) -> None:
   """config.json: the resolved config, package versions, git commit, devices."""
-  os.makedirs(workdir, exist_ok=True)
   record = {'config': config.to_dict(), 'versions': _package_versions(),
             'git_commit': _git_commit(), 'devices': [str(d) for d in jax.devices()],
             'process_count': jax.process_count()}
-  path = os.path.join(workdir, 'config.json')
-  with open(path + '.tmp', 'w') as f:
-    json.dump(record, f, indent=2, sort_keys=True)
-  os.replace(path + '.tmp', path)
+  fileio.write_json(fileio.as_path(workdir) / 'config.json', record, indent=2,
+                    sort_keys=True)
 
 
 def _is_multiple(step: int, every: int) -> bool:
@@ -361,14 +357,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
   With `config.num_seeds = N > 1` the N replicas (seeds seed .. seed + N - 1)
   train together, and the metrics are their mean, std and per-seed values.
+  With several processes (parallel.maybe_initialize_distributed) every process
+  calls it; only process 0 writes run files and prints.
   """
+  with parallel.stdout_on_primary_only():
+    return _train_and_evaluate(config, workdir, devices)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                        devices=None) -> dict:
   configlib.validate(config)
   resuming = check_workdir(config, workdir)
   run = build_run(config, devices)
   mesh, dataset, task = run.mesh, run.dataset, run.task
   num_seeds, seeds = run.num_seeds, seeds_of(config)
   eval_bs = configlib.eval_batch_size(config)
-  if not resuming and jax.process_index() == 0:
+  if not resuming and parallel.is_primary():
     write_run_record(config, workdir)
   init_rng, train_rng = replica_rngs(config)
 
@@ -415,7 +419,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
   eval_split = dataset.split(config.data.eval_split)
 
-  writer = MetricWriter(workdir, resume_step=start_step)
+  writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
   progress = Progress(start_step, config.num_train_steps)
   pending = []  # (first step, device metrics [K, ...]) dispatched but not yet checked.
   eval_per_seed = None
@@ -501,9 +505,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   final = final_record(config.num_train_steps,
                        [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed],
                        seeds, num_params)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'final_metrics.json'), 'w') as f:
-      json.dump(final, f, indent=2)
+  if parallel.is_primary():
+    fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final
 
 
@@ -641,7 +644,8 @@ def main(argv=None) -> int:
     parallel.maybe_initialize_distributed()
     start = time.perf_counter()
     final = train_and_evaluate(config, workdir)
-    print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
+    if parallel.is_primary():
+      print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
 
   return run_command(body)
 

@@ -171,6 +171,44 @@ def test_buckets_pad_each_batch_to_the_smallest_bucket_that_holds_it():
   assert sorted(all_test['lengths']) == expected
 
 
+def test_every_process_pads_its_slice_to_the_bucket_of_the_whole_global_batch():
+  # Global batches of 4: the first half of each is short, the second half long, so
+  # each process's own slice would need a different bucket.
+  lengths = [1, 2, 9, 12, 3, 2, 16, 5, 1, 4, 2, 7]
+  texts = [b' '.join([b'w%d' % j for j in range(n)]) for n in lengths]
+  records = {split: [{'text': t, 'label': i % 2} for i, t in enumerate(texts)]
+             for split in ('train', 'test')}
+  with mocked_records(records):
+    dataset = data.load(data_config(name='imdb_reviews', tokenizer='word', vocab_size=50,
+                                    max_len=16, buckets=(4, 8, 16)))
+  split = dataset.split('test')
+
+  def train_batches(process_index, process_count):
+    it = TrainIterator(split, 4, seed=0, shuffle=False, process_index=process_index,
+                       process_count=process_count)
+    return [next(it) for _ in range(3)]
+
+  def eval_(process_index, process_count):  # 12 examples in batches of 8: one padded
+    return list(eval_batches(split, 8, process_index, process_count))
+
+  for batches in (train_batches, eval_):
+    whole = batches(0, 1)
+    parts = [batches(0, 2), batches(1, 2)]
+    for i, batch in enumerate(whole):
+      real = batch['weights'] > 0
+      assert batch['inputs'].shape[1] == min(b for b in (4, 8, 16)
+                                             if b >= batch['lengths'][real].max())
+      for part in (parts[0][i], parts[1][i]):
+        assert part['inputs'].shape == (batch['inputs'].shape[0] // 2,
+                                        batch['inputs'].shape[1])
+      for key in batch:
+        np.testing.assert_array_equal(
+            np.concatenate([parts[0][i][key], parts[1][i][key]]), batch[key])
+  # The first global batch: lengths (1, 2 | 9, 12) -> bucket 16 for both halves.
+  assert [b['inputs'].shape for b in (train_batches(0, 2)[0], train_batches(1, 2)[0])] == [
+      (2, 16), (2, 16)]
+
+
 @pytest.mark.parametrize('buckets', [(8, 4, 16), (4, 8), (4, 8, 32), (0, 16)])
 def test_bad_buckets_are_config_errors(buckets):
   with mocked(2), pytest.raises(ConfigError, match='data.buckets'):

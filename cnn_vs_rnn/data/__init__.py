@@ -74,15 +74,24 @@ def data_dir(data_config) -> str:
 
 
 def prepared_builder(builder_cls, data_config, **kwargs):
-  """A procedural TFDS builder, generated into data_dir on first use."""
-  builder = builder_cls(data_dir=data_dir(data_config),
-                        file_format='array_record', **kwargs)
-  if not builder.is_prepared():
-    import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-    print(f'Generating {builder.name} into {builder.data_dir} (once).', flush=True)
-    tfds.disable_progress_bar()
-    builder.download_and_prepare()
-  return builder
+  """A procedural TFDS builder, generated into data_dir on first use.
+
+  With several processes only process 0 generates; the others wait at a
+  barrier and then open what it wrote, so no two hosts write the same files.
+  """
+  from cnn_vs_rnn import parallel  # pylint: disable=g-import-not-at-top
+  make = lambda: builder_cls(data_dir=data_dir(data_config), file_format='array_record',
+                             **kwargs)
+  builder = None
+  if parallel.is_primary():
+    builder = make()
+    if not builder.is_prepared():
+      import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+      print(f'Generating {builder.name} into {builder.data_dir} (once).', flush=True)
+      tfds.disable_progress_bar()
+      builder.download_and_prepare()
+  parallel.sync(f'cnn_vs_rnn.prepared_builder.{builder_cls.__name__}')
+  return builder or make()
 
 
 def read_all(source) -> dict[str, np.ndarray]:

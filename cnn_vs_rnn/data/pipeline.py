@@ -22,15 +22,26 @@ Batch = dict[str, np.ndarray]
 
 @dataclasses.dataclass(frozen=True)
 class MappedSource:
-  """Records of a random-access source (e.g. a TFDS data source), batched by `to_arrays`."""
+  """Records of a random-access source (e.g. a TFDS data source), batched by `to_arrays`.
+
+  `inputs_length`, if set, maps the record indices of a whole global batch to
+  the time length its inputs are cut to. Every process passes the same
+  global batch, so all of them build batches of the same shape (e.g. the
+  same padding bucket) even though each reads only its own slice.
+  """
   source: Any
   to_arrays: Callable[[list], Batch]
+  inputs_length: Callable[[np.ndarray], int] | None = None
 
   def __len__(self) -> int:
     return len(self.source)
 
-  def take(self, indices: np.ndarray) -> Batch:
-    return self.to_arrays(self.source.__getitems__([int(i) for i in indices]))
+  def take(self, indices: np.ndarray, batch_indices: np.ndarray | None = None) -> Batch:
+    batch = self.to_arrays(self.source.__getitems__([int(i) for i in indices]))
+    if self.inputs_length is not None:
+      length = self.inputs_length(indices if batch_indices is None else batch_indices)
+      batch['inputs'] = batch['inputs'][:, :length]
+    return batch
 
 
 def num_examples(split) -> int:
@@ -39,11 +50,15 @@ def num_examples(split) -> int:
   return len(split)
 
 
-def take(split, indices: np.ndarray) -> Batch:
-  """The examples at `indices` of a split, as arrays."""
+def take(split, indices: np.ndarray, batch_indices: np.ndarray | None = None) -> Batch:
+  """The examples at `indices` of a split, as arrays.
+
+  `batch_indices`: all the examples of the global batch that `indices` are
+  this process's part of (default: `indices`); they fix batch-wide shapes.
+  """
   if isinstance(split, dict):
     return {k: v[indices] for k, v in split.items()}
-  return split.take(indices)
+  return split.take(indices, batch_indices)
 
 
 def epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -101,10 +116,10 @@ class TrainIterator:
     return idx
 
   def __next__(self) -> Batch:
-    idx = self.next_global_indices()
+    global_idx = self.next_global_indices()
     per_process = self.global_batch_size // self.process_count
-    idx = idx[self.process_index * per_process:(self.process_index + 1) * per_process]
-    batch = take(self.split, idx)
+    idx = global_idx[self.process_index * per_process:(self.process_index + 1) * per_process]
+    batch = take(self.split, idx, global_idx)
     batch['weights'] = np.ones(len(idx), np.float32)
     return batch
 
@@ -188,10 +203,11 @@ def eval_batches(split, global_batch_size: int,
   n = num_examples(split)
   per_process = global_batch_size // process_count
   for start in range(0, n, global_batch_size):
+    global_idx = np.arange(start, min(start + global_batch_size, n))
     idx = np.arange(start, start + global_batch_size)
     idx = idx[process_index * per_process:(process_index + 1) * per_process]
     real = idx < n
-    batch = take(split, np.where(real, idx, 0))
+    batch = take(split, np.where(real, idx, 0), global_idx)
     batch = {k: np.where(_expand(real, v.ndim), v, np.zeros((), v.dtype))
              for k, v in batch.items()}
     batch['weights'] = real.astype(np.float32)

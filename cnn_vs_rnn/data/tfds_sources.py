@@ -48,6 +48,7 @@ import shlex
 
 import numpy as np
 
+from cnn_vs_rnn import fileio
 from cnn_vs_rnn.data import DataSpec, Dataset, data_dir, positive_field, read_all, register
 from cnn_vs_rnn.data.offline import lm_windows
 from cnn_vs_rnn.data.audio import log_mel_spectrogram, num_frames
@@ -254,13 +255,18 @@ class Rows:
 
 
 def bucketed(split: dict[str, np.ndarray], buckets: tuple[int, ...]) -> MappedSource:
-  """A padded split whose batches are cut to the smallest bucket that holds them."""
+  """A padded split whose batches are cut to the smallest bucket that holds them.
+
+  The bucket comes from the longest example of the whole global batch, so
+  every process cuts its slice to the same length.
+  """
   def to_arrays(records):
-    batch = {k: np.stack([r[k] for r in records]) for k in records[0]}
-    length = bucket_length(int(batch['lengths'].max(initial=1)), buckets)
-    batch['inputs'] = batch['inputs'][:, :length]
-    return batch
-  return MappedSource(Rows(split), to_arrays)
+    return {k: np.stack([r[k] for r in records]) for k in records[0]}
+
+  def inputs_length(batch_indices: np.ndarray) -> int:
+    return bucket_length(int(split['lengths'][batch_indices].max(initial=1)), buckets)
+
+  return MappedSource(Rows(split), to_arrays, inputs_length)
 
 
 @register('imdb_reviews')
@@ -324,14 +330,13 @@ _TENSOR_CLASS = 'tensorflow_datasets.core.features.tensor_feature.Tensor'
 def newest_version_dir(root: str) -> str | None:
   """root/<version> with the highest version that holds a dataset_info.json."""
   from tensorflow_datasets.core import utils  # pylint: disable=g-import-not-at-top
-  if not os.path.isdir(root):
+  root_path = fileio.as_path(root)
+  if not root_path.is_dir():
     return None
-  versions = []
-  for entry in os.listdir(root):
-    if (utils.Version.is_valid(entry)
-        and os.path.isfile(os.path.join(root, entry, 'dataset_info.json'))):
-      versions.append(utils.Version(entry))
-  return os.path.join(root, str(max(versions))) if versions else None
+  versions = [utils.Version(entry.name) for entry in root_path.iterdir()
+              if utils.Version.is_valid(entry.name)
+              and (entry / 'dataset_info.json').is_file()]
+  return os.fspath(root_path / str(max(versions))) if versions else None
 
 
 def without_audio_features(features_json: dict) -> dict:
@@ -362,9 +367,7 @@ def builder_from_directory(path: str):
   """`tfds.builder_from_directory(path)`, with Audio features read as Tensors."""
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   from tensorflow_datasets.core import dataset_info, read_only_builder  # pylint: disable=g-import-not-at-top
-  features_path = os.path.join(path, 'features.json')
-  with open(features_path) as f:
-    content = json.load(f)
+  content = fileio.read_json(fileio.as_path(path) / 'features.json')
   if _AUDIO_CLASS not in json.dumps(content):
     return tfds.builder_from_directory(path)
   features = tfds.features.FeatureConnector.from_json(without_audio_features(content))
@@ -394,7 +397,7 @@ def speech_commands(data_config) -> Dataset:
   """Speech Commands v0.02, 12 classes, log-mel features per batch."""
   num_mels = positive_field(data_config, 'num_mels', 40)
   as_image = bool(data_config.get('as_image', False))
-  root = os.path.join(data_dir(data_config), 'speech_commands')
+  root = os.fspath(fileio.as_path(data_dir(data_config)) / 'speech_commands')
   path = newest_version_dir(root)
   if path is None:
     raise not_prepared_error('speech_commands', data_config,

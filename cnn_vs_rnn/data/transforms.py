@@ -47,7 +47,6 @@ def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
 
 def apply_view(dataset, view: str, permutation_seed: int = 0):
   """The dataset with `view` applied to the inputs of every split."""
-  from cnn_vs_rnn.data.pipeline import MappedSource  # pylint: disable=g-import-not-at-top
   fn, shape = view_fn(view, dataset.spec.input_shape, permutation_seed)
   if not view:
     return dataset
@@ -63,6 +62,7 @@ def apply_view(dataset, view: str, permutation_seed: int = 0):
     if isinstance(split, dict):
       splits[name] = on_batch(split)
     else:
-      splits[name] = MappedSource(split.source, lambda recs, f=split.to_arrays: on_batch(f(recs)))
+      splits[name] = dataclasses.replace(
+          split, to_arrays=lambda recs, f=split.to_arrays: on_batch(f(recs)))
   return dataclasses.replace(dataset, spec=dataclasses.replace(dataset.spec, input_shape=shape),
                              splits=splits)

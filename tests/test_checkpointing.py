@@ -1,0 +1,192 @@
+"""Which failures to read a checkpoint quarantine it, and which stop the run.
+
+Missing or garbled files are moved to corrupt_checkpoints/ and the previous
+step is used. Permission and I/O errors, and a checkpoint that does not fit
+the config, stop with a RunError naming the step's path, moving nothing.
+"""
+
+import builtins
+import errno
+import glob
+import os
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import struct
+
+from cnn_vs_rnn import configlib, parallel, train
+from cnn_vs_rnn.checkpointing import Checkpointer, is_unreadable
+from cnn_vs_rnn.errors import RunError, run_command
+from conftest import CONFIG_DIR, tiny
+
+
+class State(struct.PyTreeNode):
+  """A dataclass like train.TrainState: without its tree metadata orbax reads a dict."""
+  step: jax.Array
+  params: dict
+
+
+def small_state(seed=0):
+  repl = parallel.replicated(parallel.make_mesh())
+  w = np.random.default_rng(seed).standard_normal((64, 64)).astype(np.float32)
+  return jax.device_put(State(jnp.int32(2), {'w': w, 'b': jnp.ones(4)}), repl)
+
+
+def abstract(state, reshape=None):
+  return jax.tree.map(lambda x: jax.ShapeDtypeStruct(
+      reshape(x.shape) if reshape else x.shape, x.dtype, sharding=x.sharding), state)
+
+
+@pytest.fixture(scope='module')
+def saved(tmp_path_factory):
+  """A workdir with checkpoints at steps 2 (seed 2) and 4 (seed 4)."""
+  workdir = tmp_path_factory.mktemp('ckpt') / 'run'
+  ckpt = Checkpointer(workdir, 3)
+  ckpt.save(2, small_state(2), {'position': 2})
+  ckpt.save(4, small_state(4), {'position': 4})
+  ckpt.close()
+  return workdir
+
+
+@pytest.fixture
+def workdir(saved, tmp_path):
+  copy = tmp_path / 'run'
+  shutil.copytree(saved, copy)
+  return copy
+
+
+def step_files(workdir, step, pattern):
+  files = [p for p in glob.glob(os.path.join(workdir, 'checkpoints', str(step), pattern),
+                                recursive=True) if os.path.isfile(p)]
+  assert files, pattern
+  return files
+
+
+def delete(pattern):
+  return lambda workdir: [os.remove(p) for p in step_files(workdir, 4, pattern)]
+
+
+def garble(pattern):
+  def damage(workdir):
+    for p in step_files(workdir, 4, pattern):
+      with open(p, 'wb') as f:
+        f.write(b'garbage')
+  return damage
+
+
+def restore_latest(workdir, abstract_state=None):
+  ckpt = Checkpointer(workdir, 3)
+  try:
+    return ckpt.restore_latest(abstract_state or abstract(small_state()))
+  finally:
+    ckpt.close()
+
+
+@pytest.mark.parametrize('damage', [
+    delete('state/_METADATA'), delete('state/manifest.ocdbt'), delete('state/d/*'),
+    delete('data/metadata'), lambda w: shutil.rmtree(w / 'checkpoints' / '4' / 'state'),
+    garble('state/**'), garble('state/_METADATA'), garble('state/manifest.ocdbt'),
+    garble('state/d/*'), garble('state/ocdbt.process_0/d/*'), garble('data/metadata'),
+], ids=['del_metadata', 'del_manifest', 'del_data', 'del_data_state', 'del_state_dir',
+        'garble_all', 'garble_metadata', 'garble_manifest', 'garble_data',
+        'garble_chunks', 'garble_data_state'])
+def test_missing_or_garbled_files_are_quarantined(workdir, damage, capsys):
+  damage(workdir)
+  state, data_state, step = restore_latest(workdir)
+  assert step == 2 and data_state == {'position': 2}
+  np.testing.assert_array_equal(state.params['w'], small_state(2).params['w'])
+  assert os.listdir(workdir / 'corrupt_checkpoints') == ['4']
+  assert os.listdir(workdir / 'checkpoints') == ['2']
+  assert 'checkpoint at step 4 is unreadable' in capsys.readouterr().err
+
+
+def assert_stops_and_moves_nothing(workdir, error_fragment, abstract_state=None):
+  with pytest.raises(RunError) as e:
+    restore_latest(workdir, abstract_state)
+  message = str(e.value)
+  assert len(message.splitlines()) == 1
+  assert str(workdir / 'checkpoints' / '4') in message
+  assert error_fragment in message and 'nothing was moved' in message
+  assert not os.path.exists(workdir / 'corrupt_checkpoints')
+  assert sorted(os.listdir(workdir / 'checkpoints')) == ['2', '4']
+
+
+@pytest.mark.parametrize('error', [
+    PermissionError(errno.EACCES, 'Permission denied'),
+    OSError(errno.EIO, 'Input/output error'),
+    OSError(errno.ENOSPC, 'No space left on device'),
+])
+def test_an_environment_error_reading_a_file_stops_without_quarantine(workdir, error,
+                                                                      monkeypatch):
+  """The error comes from opening a checkpoint file, through orbax's own reading code."""
+  target = str(workdir / 'checkpoints' / '4' / 'data' / 'metadata')
+  real_open = builtins.open
+
+  def failing_open(file, *args, **kwargs):
+    if not isinstance(file, int) and os.fspath(file) == target:
+      raise type(error)(error.errno, error.strerror, target)
+    return real_open(file, *args, **kwargs)
+  monkeypatch.setattr(builtins, 'open', failing_open)
+  assert_stops_and_moves_nothing(workdir, error.strerror)
+
+
+@pytest.mark.parametrize('error', [
+    PermissionError(errno.EACCES, 'Permission denied'),
+    OSError(errno.EIO, 'Input/output error'),
+    ValueError('PERMISSION_DENIED: Error reading local file "x/d/abc": [OS error: 13]'),
+    ValueError('UNAVAILABLE: Error reading "params.w/0.0": Input/output error'),
+    ValueError('RESOURCE_EXHAUSTED: No space left on device'),
+])
+def test_any_other_restore_error_stops_without_quarantine(workdir, error, monkeypatch):
+  """Also tensorstore's messages for the same errno values (as orbax raises them)."""
+  def fail(self, step, abstract_state):
+    raise error
+  monkeypatch.setattr(Checkpointer, 'restore', fail)
+  assert_stops_and_moves_nothing(workdir, str(error).split(':')[0])
+
+
+def test_a_checkpoint_of_other_shapes_stops_without_quarantine(workdir):
+  wrong = abstract(small_state(), reshape=lambda s: tuple(d + 1 for d in s))
+  assert_stops_and_moves_nothing(workdir, 'stored shape', wrong)
+
+
+def test_classification_of_errors():
+  step_dir = '/nonexistent/checkpoints/4'
+  assert is_unreadable(FileNotFoundError('gone'), step_dir)
+  assert is_unreadable(ValueError('DATA_LOSS: Error decoding manifest'), step_dir)
+  assert is_unreadable(ValueError('NOT_FOUND: Error opening "zarr" driver'), step_dir)
+  assert is_unreadable(ValueError('OUT_OF_RANGE: Requested byte range [0, 9)'), step_dir)
+  assert is_unreadable(ValueError('FAILED_PRECONDITION: Truncated Zstd-compressed stream'),
+                       step_dir)
+  assert not is_unreadable(ValueError('FAILED_PRECONDITION: Device or resource busy'),
+                           step_dir)
+  assert not is_unreadable(ValueError('Requested shape: (4,) is not compatible'), step_dir)
+  # An OSError anywhere in the chain wins over what it caused.
+  try:
+    try:
+      raise PermissionError(errno.EACCES, 'denied')
+    except PermissionError as e:
+      raise ValueError('NOT_FOUND: while reading') from e
+  except ValueError as e:
+    assert not is_unreadable(e, step_dir)
+
+
+def test_training_stops_with_exit_code_1_and_one_line(tmp_path, mnist1d, monkeypatch, capsys):
+  config = tiny(configlib.load_config_file(os.path.join(CONFIG_DIR, 'mnist1d_cnn.py')),
+                steps=2, every=2)
+  workdir = tmp_path / 'run'
+  train.train_and_evaluate(config, str(workdir))
+  capsys.readouterr()
+
+  def fail(self, step, abstract_state):
+    raise PermissionError(errno.EACCES, 'Permission denied', 'some/file')
+  monkeypatch.setattr(Checkpointer, 'restore', fail)
+  assert run_command(lambda: train.train_and_evaluate(config, str(workdir))) == 1
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and err[0].startswith('error: cannot read checkpoint ')
+  assert str(workdir / 'checkpoints' / '2') in err[0] and 'Permission denied' in err[0]
+  assert os.listdir(workdir / 'checkpoints') == ['2']
+  assert not os.path.exists(workdir / 'corrupt_checkpoints')
