@@ -15,6 +15,7 @@ path, and moves nothing: those checkpoints may well be good.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 
@@ -23,7 +24,34 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from cnn_vs_rnn import fileio, parallel
-from cnn_vs_rnn.errors import RunError
+from cnn_vs_rnn.errors import ConfigError, RunError
+
+
+class CorruptCheckpoint(RuntimeError):
+  """A checkpoint whose files read, but whose arrays are not what was saved."""
+
+
+def state_checksum(state) -> str:
+  """SHA-256 of every array of `state` (dtype, shape and bytes, in tree order)."""
+  digest = hashlib.sha256()
+  for leaf in jax.tree.leaves(jax.device_get(state)):
+    leaf = np.ascontiguousarray(leaf)
+    digest.update(f'{leaf.dtype.str}{leaf.shape}'.encode('ascii'))
+    digest.update(leaf.tobytes())
+  return digest.hexdigest()
+
+
+def check_restored(state, data_state: dict) -> None:
+  """Raises CorruptCheckpoint unless the restored arrays match the saved checksum and
+  the parameters are finite."""
+  saved = data_state.get('checksum')
+  if saved is not None and state_checksum(state) != saved:
+    raise CorruptCheckpoint('the arrays do not match the checksum saved with them')
+  params = jax.device_get(getattr(state, 'params', state))
+  for leaf in jax.tree.leaves(params):
+    leaf = np.asarray(leaf)
+    if np.issubdtype(leaf.dtype, np.inexact) and not np.all(np.isfinite(leaf)):
+      raise CorruptCheckpoint('the restored parameters are not finite')
 
 # tensorstore status codes that mean the stored bytes are missing or damaged.
 # (PERMISSION_DENIED, UNAVAILABLE, RESOURCE_EXHAUSTED, UNKNOWN... are not.)
@@ -54,7 +82,8 @@ def is_unreadable(error: BaseException, step_dir) -> bool:
   for e in chain:
     message = str(e)
     code = message.split(':', 1)[0].strip()
-    if isinstance(e, (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError)):
+    if isinstance(e, (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError,
+                      CorruptCheckpoint)):
       return True
     if code in _MISSING_OR_DAMAGED:
       return True
@@ -104,16 +133,34 @@ class Checkpointer:
     return sorted(self._manager.all_steps())
 
   def save(self, step: int, state, data_state: dict) -> None:
-    """Starts an asynchronous save; device arrays are copied before it returns."""
+    """Starts an asynchronous save; device arrays are copied before it returns.
+
+    The JSON item `data` carries `data_state` and the SHA-256 of the state's
+    arrays, written in the same orbax save (one step directory, one commit).
+    """
+    data_state = {**data_state, 'checksum': state_checksum(state)}
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)))
 
-  def restore(self, step: int, abstract_state):
+  def read_data(self, step: int) -> dict:
+    """The JSON item of a step alone (data position, config, checksum)."""
+    return self._manager.restore(step, args=ocp.args.Composite(
+        data=ocp.args.JsonRestore()))['data']
+
+  def restore(self, step: int, abstract_state, check_data=None):
+    """(state, data_state) of `step`, verified against its checksum.
+
+    `check_data(data_state)` runs first, before any array is read: it may
+    raise a ConfigError (a checkpoint of another config), which propagates.
+    """
+    if check_data is not None:
+      check_data(self.read_data(step))
     out = self._manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    check_restored(out['state'], out['data'])
     return out['state'], out['data']
 
-  def restore_latest(self, abstract_state, quarantine: bool = True):
+  def restore_latest(self, abstract_state, quarantine: bool = True, check_data=None):
     """(state, data_state, step) from the newest readable step, or None if none exist.
 
     Unreadable steps are moved aside when `quarantine` (training, which will
@@ -125,7 +172,9 @@ class Checkpointer:
       path = self.directory / str(step)
       error, restored = None, None
       try:
-        restored = self.restore(step, abstract_state)
+        restored = self.restore(step, abstract_state, check_data)
+      except ConfigError:
+        raise
       except Exception as e:  # pylint: disable=broad-except
         error = e
       outcome = (OK if error is None else

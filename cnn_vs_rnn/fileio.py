@@ -82,17 +82,31 @@ def free_name(path: epath.PathLike) -> epath.Path:
   return candidate
 
 
-def parse_lines(text: str) -> list[dict]:
-  """The JSON objects of a JSON-lines text; lines that do not parse (cut off) are dropped."""
-  records = []
+def parse_lines(text) -> list[dict]:
+  """The JSON objects of a JSON-lines text (str or bytes); other lines are dropped."""
+  return split_lines(text)[0]
+
+
+def split_lines(text) -> tuple[list[dict], int]:
+  """(the JSON objects of a JSON-lines text, how many non-empty lines were not one).
+
+  Bytes are decoded line by line, so binary garbage costs only its own lines.
+  """
+  if isinstance(text, str):
+    text = text.encode('utf-8', errors='surrogateescape')
+  records, bad = [], 0
   for line in text.splitlines():
-    try:
-      record = json.loads(line)
-    except ValueError:
+    if not line.strip():
       continue
+    try:
+      record = json.loads(line.decode('utf-8'))
+    except ValueError:  # Also UnicodeDecodeError: garbage, or a line cut off.
+      record = None
     if isinstance(record, dict):
       records.append(record)
-  return records
+    else:
+      bad += 1
+  return records, bad
 
 
 def _dumps_lines(records: Iterable[dict]) -> str:
@@ -119,17 +133,19 @@ class JsonLines:
   """A JSON-lines file that only ever grows by whole lines.
 
   Opening it keeps the records for which `keep(record)` holds (and drops lines
-  that do not parse), rewriting the file atomically if anything was dropped.
+  that do not parse: cut off by a crash, or garbage, counted in `unreadable`),
+  rewriting the file atomically if anything was dropped.
   """
 
   def __init__(self, path: epath.PathLike, keep: Callable[[dict], bool] = lambda r: True):
     self.path = as_path(path)
     self._local = is_local(self.path)
-    text = self.path.read_text() if self.path.exists() else ''
-    self._records = [r for r in parse_lines(text) if keep(r)]
-    kept_text = _dumps_lines(self._records)
-    if text != kept_text:
-      write_text(self.path, kept_text)
+    data = self.path.read_bytes() if self.path.exists() else b''
+    records, self.unreadable = split_lines(data)
+    self._records = [r for r in records if keep(r)]
+    kept = _dumps_lines(self._records).encode('utf-8')
+    if data != kept:
+      write_bytes(self.path, kept)
     if self._local:
       self._records = None  # Appends go to the file; nothing is held in memory.
 
@@ -141,4 +157,46 @@ class JsonLines:
       write_text(self.path, _dumps_lines(self._records))
 
   def read(self) -> list[dict]:
-    return parse_lines(self.path.read_text()) if self.path.exists() else []
+    return parse_lines(self.path.read_bytes()) if self.path.exists() else []
+
+
+class WorkdirLock:
+  """An exclusive lock on a local workdir (`fcntl.flock` on WORKDIR/.lock), held by a run.
+
+  A second run on the same workdir gets a ConfigError naming the holder's
+  PID. The kernel drops the lock when the holder exits, however it exits, so
+  a killed run never leaves a stale lock. Readers (evaluate, sample) do not
+  lock. Non-local workdirs (gs://) have no such lock: run one job per workdir.
+  """
+
+  NAME = '.lock'
+
+  def __init__(self, workdir: epath.PathLike):
+    self.path = as_path(workdir) / self.NAME
+    self._fd = None
+
+  def __enter__(self) -> 'WorkdirLock':
+    if not is_local(self.path):
+      return self
+    import fcntl  # pylint: disable=g-import-not-at-top
+    from cnn_vs_rnn.errors import ConfigError  # pylint: disable=g-import-not-at-top
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(os.fspath(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 64, 0).decode('ascii', errors='replace').strip() or 'unknown'
+      os.close(fd)
+      raise ConfigError(f'workdir {os.fspath(self.path.parent)!r} is in use by another '
+                        f'training run (PID {holder}); wait for it to end, stop it, or '
+                        'use another workdir') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'{os.getpid()}\n'.encode('ascii'), 0)
+    self._fd = fd
+    return self
+
+  def __exit__(self, *exc) -> None:
+    if self._fd is not None:
+      os.ftruncate(self._fd, 0)
+      os.close(self._fd)  # Closing releases the flock.
+      self._fd = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import sys
 import time
 
 from tensorboardX import SummaryWriter
@@ -30,6 +31,10 @@ class MetricWriter:
     self.path = workdir / 'metrics.jsonl'
     self._lines = fileio.JsonLines(
         self.path, keep=lambda r: isinstance(r.get('step'), int) and r['step'] <= resume_step)
+    if self._lines.unreadable:
+      print(f'warning: {self.path} had {self._lines.unreadable} unreadable line(s) (garbage '
+            'or cut off); rebuilt it from the readable lines up to step '
+            f'{resume_step}', file=sys.stderr)
     logdir = workdir / 'tensorboard'
     if not fileio.is_local(logdir):
       use_epath_for_tensorboard(os.fspath(logdir))

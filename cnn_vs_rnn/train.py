@@ -8,6 +8,7 @@ Exit codes: 0 success; 2 usage or config error; 1 failure during the run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -161,24 +162,58 @@ def _git_commit() -> str | None:
   return commit + ('-dirty' if dirty.strip() else '')
 
 
-def check_workdir(config, workdir: str) -> bool:
-  """Raises unless `workdir` is new or holds a run of the same config; True if it holds one."""
+def check_workdir_path(workdir: str) -> None:
+  """Raises unless `workdir` is a directory or does not exist yet."""
   path = fileio.as_path(workdir)
   if path.exists() and not path.is_dir():
     raise ConfigError(f'workdir {workdir!r} is a file; pass a directory (new or from '
                       'a run of the same config)')
-  if not (path / 'config.json').exists():
-    return False
-  old = fileio.read_json(path / 'config.json')['config']
-  new = config.to_dict()
+
+
+def has_checkpoints(workdir: str) -> bool:
+  path = fileio.as_path(workdir) / 'checkpoints'
+  return path.is_dir() and any(p.name.isdigit() for p in path.iterdir())
+
+
+def config_mismatch(old: dict, new: dict, where: str) -> ConfigError | None:
+  """A ConfigError naming the keys where `new` differs from the run's `old` config."""
   diff = configlib.differing_keys(old, new)
-  if diff:
-    a, b = configlib.flatten(old), configlib.flatten(new)
-    shown = ', '.join(f'{k}: {a.get(k)!r} -> {b.get(k)!r}' for k in diff[:6])
-    more = f' and {len(diff) - 6} more' if len(diff) > 6 else ''
-    raise ConfigError(f'workdir {workdir!r} holds a run of another config ({shown}{more}); '
-                      'use a new workdir or the same config')
-  return True
+  if not diff:
+    return None
+  a, b = configlib.flatten(old), configlib.flatten(new)
+  shown = ', '.join(f'{k}: {show(a.get(k))} -> {show(b.get(k))}' for k in diff[:6])
+  more = f' and {len(diff) - 6} more' if len(diff) > 6 else ''
+  return ConfigError(f'{where} holds a run of another config ({shown}{more}); use a new '
+                     'workdir or the same config')
+
+
+def check_workdir(config, workdir: str) -> bool:
+  """Raises unless `workdir` is new or holds a run of the same config; True if it holds one.
+
+  A config may change while the workdir holds no checkpoint (a run that
+  failed before its first save): the run then starts over with the new one.
+  """
+  check_workdir_path(workdir)
+  path = fileio.as_path(workdir) / 'config.json'
+  if not path.exists():
+    return False
+  try:
+    old = fileio.read_json(path)['config']
+    if not isinstance(old, dict):
+      raise TypeError(f'"config" is a {type(old).__name__}')
+  except (ValueError, KeyError, TypeError) as e:  # Garbled, cut off, or another file.
+    print(f'warning: {path} is unreadable ({type(e).__name__}: {str(e)[:100]}); it is '
+          'written anew, and the checkpoints are checked against the config they carry',
+          file=sys.stderr)
+    return False
+  error = config_mismatch(old, config.to_dict(), f'workdir {workdir!r}')
+  if error is None:
+    return True
+  if has_checkpoints(workdir):
+    raise error
+  print(f'note: {workdir} holds no checkpoint yet; starting over with the new config',
+        flush=True)
+  return False
 
 
 def write_run_record(config, workdir: str) -> None:
@@ -361,19 +396,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
   calls it; only process 0 writes run files and prints.
   """
   with parallel.stdout_on_primary_only():
-    return _train_and_evaluate(config, workdir, devices)
+    check_workdir_path(workdir)
+    run = build_run(config, devices)  # Validates the config first.
+    # One training run per workdir: process 0 holds its lock until the end.
+    with fileio.WorkdirLock(workdir) if parallel.is_primary() else contextlib.nullcontext():
+      return _train_and_evaluate(run, workdir)
 
 
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
-                        devices=None) -> dict:
-  configlib.validate(config)
+def _train_and_evaluate(run: Run, workdir: str) -> dict:
+  config = run.config
   resuming = check_workdir(config, workdir)
-  run = build_run(config, devices)
   mesh, dataset, task = run.mesh, run.dataset, run.task
   num_seeds, seeds = run.num_seeds, seeds_of(config)
   eval_bs = configlib.eval_batch_size(config)
-  if not resuming and parallel.is_primary():
-    write_run_record(config, workdir)
   init_rng, train_rng = replica_rngs(config)
 
   ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
@@ -386,7 +421,16 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                 if num_seeds == 1 else
                 SeedIterators(train_split, config.data.batch_size, seeds, **process))
   window: dict[str, np.ndarray] = {}  # Metric sums since the last log step.
-  restored = ckpt.restore_latest(run.abstract_state)
+  def check_data(data_state):  # The config saved in the checkpoint itself.
+    if 'config' in data_state:
+      error = config_mismatch(data_state['config'], config.to_dict(),
+                              f'the checkpoint in {workdir!r}')
+      if error is not None:
+        raise error
+
+  restored = ckpt.restore_latest(run.abstract_state, check_data=check_data)
+  if not resuming and parallel.is_primary():  # Only once the checkpoints agree with it.
+    write_run_record(config, workdir)
   if restored is None:
     state, start_step = run.init(init_rng), 0
   else:
@@ -446,7 +490,8 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     drain()
     if not bool(p_all_finite(state.params)):
       raise NonFiniteLossError(step, 'finite, but the parameters are not')
-    ckpt.save(step, state, {**train_iter.get_state(), 'log_window': save_window(window)})
+    ckpt.save(step, state, {**train_iter.get_state(), 'log_window': save_window(window),
+                            'config': config.to_dict()})
     saved.append(step)
 
   def window_means() -> list[dict]:

@@ -147,6 +147,8 @@ def test_run_record_and_workdir_check_on_gcs(gcs):
   assert stored() == ['/bucket/run/config.json']
   assert train.check_workdir(config, workdir) is True
   other = ml_collections.ConfigDict({'seed': 1, 'model': {'name': 'cnn1d'}})
+  assert train.check_workdir(other, workdir) is False  # No checkpoint: may start over.
+  fileio.write_bytes(f'{workdir}/checkpoints/2/commit_success.txt', b'')
   with pytest.raises(ConfigError, match='holds a run of another config'):
     train.check_workdir(other, workdir)
   assert evaluate.run_config(workdir) == config
