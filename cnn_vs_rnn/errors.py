@@ -1,5 +1,7 @@
 """Exceptions the command line turns into one-line messages and exit codes."""
 
+import errno
+
 
 SHOWN_CHARS = 200  # An echoed value is cut to this many characters.
 MAX_LINE = 1000  # An error line never grows past this.
@@ -42,7 +44,9 @@ class NonFiniteLossError(RunError):
 
 def run_command(body) -> int:
   """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError
-  (or the error's `exit_code`: 143/130 for a run stopped by SIGTERM/SIGINT).
+  (or the error's `exit_code`: 143/130 for a run stopped by SIGTERM/SIGINT). An
+  OSError (also one that another exception was raised from) becomes one line
+  naming the path: exit 2 for a bad path the user gave, 1 for the environment.
 
   The error becomes one line on stderr, with no traceback.
   """
@@ -55,11 +59,42 @@ def run_command(body) -> int:
   except RunError as e:
     print(f'error: {one_line(e)}', file=sys.stderr)
     return getattr(e, 'exit_code', 1)
+  except Exception as e:  # pylint: disable=broad-except
+    os_error = _os_error_in(e)
+    if os_error is None:
+      raise
+    print(f'error: {os_error_line(os_error)}', file=sys.stderr)
+    return 2 if os_error.errno in USER_ERRNOS else 1
   except KeyboardInterrupt:
     print('error: interrupted (SIGINT) before training started; nothing was saved',
           file=sys.stderr)
     return 130
   return 0
+
+
+# Errors of a path the user gave (exit 2); every other OSError is the environment's
+# (a full or read-only disk, permissions, I/O errors: exit 1).
+USER_ERRNOS = frozenset({errno.ENOTDIR, errno.ENAMETOOLONG, errno.EISDIR})
+
+
+def _os_error_in(error: BaseException):
+  """The OSError that `error` is, or was raised from (orbax wraps them), if any."""
+  seen = []
+  while error is not None and error not in seen:
+    if isinstance(error, OSError):
+      return error
+    seen.append(error)
+    error = error.__cause__ or error.__context__
+  return None
+
+
+def os_error_line(error: OSError) -> str:
+  """'No space left on device: /path (errno ENOSPC)' in one line."""
+  what = error.strerror or one_line(error) or type(error).__name__
+  path = error.filename if error.filename is not None else ''
+  name = errno.errorcode.get(error.errno, '') if error.errno else ''
+  return one_line(f'{what}: {show(path) if path else "(no path)"}'
+                  + (f' ({name})' if name else ''))
 
 
 def choose(kind: str, name: str, registry) -> object:
