@@ -156,7 +156,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
   parallel.check_batch_size('data.batch_size', batch_size, mesh)
   tx = optim.make_optimizer(config.optim, config.num_train_steps)
   dataset = data.load(config.data)
-  model = models.build(config.model, dataset.spec)
+  model = models.build(config.model, dataset.spec, dtype=config.get('dtype', 'float32'))
   task = tasks.get(dataset.spec.task)
 
   init_rng, train_rng = jax.random.split(jax.random.key(config.seed))

@@ -15,6 +15,12 @@ RESUMABLE_KEYS = frozenset({
     'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
     'max_checkpoints_to_keep'})
 
+# Computation dtypes of the models (models/precision.py); parameters stay float32.
+DTYPES = ('float32', 'bfloat16')
+
+# Keys added after runs were recorded: a recorded config without one had this value.
+ADDED_KEYS = {'dtype': 'float32'}
+
 
 def base_config() -> ml_collections.ConfigDict:
   """Fields every config has (DESIGN.md section 2); configs override them."""
@@ -25,6 +31,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval_every_steps = 500
   c.checkpoint_every_steps = 500
   c.max_checkpoints_to_keep = 3
+  # What every model computes in: 'float32', or 'bfloat16' (parameters, optimizer
+  # state, normalisation statistics, recurrent states and the loss stay float32).
+  c.dtype = 'float32'
 
   c.model = ml_collections.ConfigDict()
   c.model.name = ''
@@ -77,6 +86,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
               'checkpoint_every_steps', 'max_checkpoints_to_keep'):
     _positive_int(key, config[key])
   _positive_int('data.batch_size', config.data.batch_size)
+  dtype = config.get('dtype', 'float32')
+  if dtype not in DTYPES:
+    raise ConfigError(f'unknown dtype {dtype!r}; valid: {", ".join(DTYPES)}')
   if config.data.eval_batch_size != 0:
     _positive_int('data.eval_batch_size', config.data.eval_batch_size)
   if not config.optim.learning_rate > 0:
@@ -113,7 +125,7 @@ def flatten(d, prefix='') -> dict:
 
 def differing_keys(old: dict, new: dict) -> list[str]:
   """Keys of two config dicts whose values differ, ignoring RESUMABLE_KEYS."""
-  a, b = flatten(old), flatten(new)
+  a, b = {**ADDED_KEYS, **flatten(old)}, {**ADDED_KEYS, **flatten(new)}
   keys = sorted(set(a) | set(b))
   return [k for k in keys
           if k not in RESUMABLE_KEYS and _normalise(a.get(k)) != _normalise(b.get(k))]

@@ -190,7 +190,7 @@ def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   parallel.check_batch_size('data.eval_batch_size', configlib.eval_batch_size(config), mesh)
   tx = optim.make_optimizer(config.optim, config.num_train_steps)
   dataset = data.load(config.data)
-  model = models.build(config.model, dataset.spec)
+  model = models.build(config.model, dataset.spec, dtype=config.get('dtype', 'float32'))
   task = tasks.get(dataset.spec.task)
   repl = parallel.replicated(mesh)
   init = jax.jit(functools.partial(create_train_state, model, tx, dataset.spec.input_shape,
