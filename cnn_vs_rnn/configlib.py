@@ -16,6 +16,9 @@ RESUMABLE_KEYS = frozenset({
     'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
     'max_checkpoints_to_keep'})
 
+# Computation dtypes of the models (models/precision.py); parameters stay float32.
+DTYPES = ('float32', 'bfloat16')
+
 
 MAX_SEED = 2**31  # Seeds are in [0, MAX_SEED): every RNG here takes them.
 
@@ -36,6 +39,9 @@ def base_config() -> ml_collections.ConfigDict:
   # split is held on the devices; the loop shortens a call to stop at every
   # log, eval and checkpoint step.
   c.steps_per_loop = 1
+  # What every model computes in: 'float32', or 'bfloat16' (parameters, optimizer
+  # state, normalisation statistics, recurrent states and the loss stay float32).
+  c.dtype = 'float32'
 
   c.model = ml_collections.ConfigDict()
   c.model.name = ''
@@ -89,6 +95,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
               'steps_per_loop'):
     _positive_int(key, config.get(key, 1))
   _positive_int('data.batch_size', config.data.batch_size)
+  dtype = config.get('dtype', 'float32')
+  if dtype not in DTYPES:
+    raise ConfigError(f"unknown dtype {show(dtype)}; valid: {', '.join(DTYPES)}")
   if config.data.eval_batch_size != 0:
     _positive_int('data.eval_batch_size', config.data.eval_batch_size)
   lr = config.optim.learning_rate
@@ -130,7 +139,7 @@ def flatten(d, prefix='') -> dict:
 
 # Keys added after runs were already recorded: a config.json without them
 # had their default.
-ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1}
+ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32'}
 
 
 def differing_keys(old: dict, new: dict) -> list[str]:

@@ -30,7 +30,7 @@ def next_token_logits_fn(apply_fn):
   @jax.jit
   def logits(variables, tokens_1xT, length):
     out_1xTxV = apply_fn(variables, tokens_1xT, lengths=length[None], train=False)
-    return out_1xTxV[0, length - 1]
+    return out_1xTxV[0, length - 1].astype(jnp.float32)
 
   return logits
 

@@ -123,6 +123,8 @@ def get(name: str):
 def loss_and_sums(task, outputs, batch):
   """(mean loss over the scored examples or positions, weighted metric sums incl. 'count')."""
   w_B = batch['weights']
+  # Losses and metrics in (at least) float32, whatever the model computed in.
+  outputs = outputs.astype(jnp.promote_types(outputs.dtype, jnp.float32))
   values, count_B = task.per_example(outputs, batch)
   # where, not a product: a padded row may give NaN (e.g. max-pooling zero steps).
   sums = {k: jnp.sum(jnp.where(w_B > 0, v * w_B, 0.0)) for k, v in values.items()}

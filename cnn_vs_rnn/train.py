@@ -325,7 +325,7 @@ def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   tx = optim.make_optimizer(config.optim, config.num_train_steps)
   dataset = data.load(config.data)
   check_batch_fits(config, dataset)
-  model = models.build(config.model, dataset.spec)
+  model = models.build(config.model, dataset.spec, dtype=config.get('dtype', 'float32'))
   task = tasks.get(dataset.spec.task)
   repl = parallel.replicated(mesh)
   create = functools.partial(create_train_state, model, tx, dataset.spec.input_shape,

@@ -125,7 +125,7 @@ def test_resnet_layout():
     (dict(name='cnn2d', conv_impl='winograd'), (28, 28, 1),
      "unknown model.conv_impl 'winograd'; valid: auto, xla, im2col"),
     (dict(name='resnet', conv_impl='fft'), (28, 28, 1), "unknown model.conv_impl 'fft'"),
-    (dict(name='cnn2d', batch_chunk=-1), (28, 28, 1), 'model.batch_chunk=-1 must be >= 0'),
+    (dict(name='cnn2d', batch_chunk=-1), (28, 28, 1), 'model.batch_chunk=-1 must hold integers >= 0'),
     (dict(name='vgg', norm='batch', batch_chunk=4), (28, 28, 1),
      "model.batch_chunk=4 needs a per-example norm: norm='batch' normalises over"),
 ])

@@ -9,12 +9,16 @@ The other keys of `config.model` are the module's fields, except
 `embed_dim`: for token inputs (a dataset with a vocabulary) the model is
 wrapped in `Embedded`, which feeds it learned embeddings of that size, or
 one-hot vectors when `embed_dim` is 0.
+
+`build(..., dtype='bfloat16')` (the top-level `config.dtype`) sets every
+module's computation dtype; parameters stay float32 (models/precision.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,7 +27,7 @@ import flax.linen as nn
 from cnn_vs_rnn.errors import ConfigError, choose, show
 from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
-from cnn_vs_rnn.models import sizing
+from cnn_vs_rnn.models import precision, sizing
 from cnn_vs_rnn.models.heads import POOLS
 from cnn_vs_rnn.models.lru import LRUNet
 from cnn_vs_rnn.models.rnn import RNN
@@ -42,7 +46,8 @@ MODELS = {
     'lru': LRUNet,
 }
 
-_NOT_FIELDS = {'name', 'parent'}
+# 'dtype' is set by build() from the top-level config.dtype, not by config.model.
+_NOT_FIELDS = {'name', 'parent', 'dtype'}
 
 
 def field_names(factory) -> list[str]:
@@ -55,11 +60,13 @@ def field_names(factory) -> list[str]:
 _NOT_MODULE_KEYS = ('name', 'embed_dim', 'param_budget')
 
 
-def build(model_config, spec) -> nn.Module:
+def build(model_config, spec, dtype: str | None = None) -> nn.Module:
   """The model `config.model.name` with the config's fields, sized for `spec`.
 
   With `config.model.param_budget > 0`, the family's width fields are
   scaled together to land within 5% of that many parameters (models/sizing.py).
+  `dtype` ('float32', 'bfloat16'; None: inferred from the inputs) is the
+  computation dtype of every layer; parameters are float32 in any case.
   """
   name = model_config.name
   factory = choose('model', name, MODELS)
@@ -67,8 +74,9 @@ def build(model_config, spec) -> nn.Module:
   valid = field_names(factory)
   unknown = sorted(set(kwargs) - set(valid))
   if unknown:
+    hint = '; the computation dtype is the top-level config.dtype' if 'dtype' in unknown else ''
     raise ConfigError(f'model {name!r} has no field(s) {", ".join(unknown)}; '
-                      f'valid: {", ".join(valid)}')
+                      f'valid: {", ".join(valid)}{hint}')
   check_sizes(name, {**kwargs, 'embed_dim': model_config.get('embed_dim', 0),
                       'param_budget': model_config.get('param_budget', 0)})
   if 'pool' in kwargs and kwargs['pool'] not in POOLS:
@@ -77,14 +85,14 @@ def build(model_config, spec) -> nn.Module:
     kwargs['pool'] = 'none'
   embed_dim = model_config.get('embed_dim', 0)
   budget = model_config.get('param_budget', 0)
-  if budget:
+  if budget:  # Parameter counts do not depend on the computation dtype.
     defaults = factory(num_outputs=spec.num_outputs, **kwargs)
     widths = (defaults.sizing_widths() if hasattr(defaults, 'sizing_widths') else
               {f: getattr(defaults, f) for f in sizing.WIDTH_FIELDS.get(name, ())})
     multiple = kwargs.get('norm_groups', 1) if kwargs.get('norm') == 'group' else 1
     count = lambda w: param_count(_make(factory, {**kwargs, **w}, spec, embed_dim), spec)
     kwargs.update(sizing.fit_widths(name, widths, count, budget, multiple))
-  model = _make(factory, kwargs, spec, embed_dim)
+  model = _make(factory, kwargs, spec, embed_dim, precision.compute_dtype(dtype))
   backbone = model.backbone if isinstance(model, Embedded) else model
   backbone.check_input(tuple(spec.input_shape) + ((embed_dim or spec.vocab_size,)
                                                   if spec.vocab_size else ()))
@@ -112,9 +120,9 @@ def check_sizes(name: str, fields: dict) -> None:
       raise ConfigError(f'model.dropout={show(value)} must be in [0, 1)')
 
 
-def _make(factory, kwargs: dict, spec, embed_dim: int) -> nn.Module:
-  model = factory(num_outputs=spec.num_outputs, **kwargs)
-  return Embedded(spec.vocab_size, embed_dim, model) if spec.vocab_size else model
+def _make(factory, kwargs: dict, spec, embed_dim: int, dtype=None) -> nn.Module:
+  model = factory(num_outputs=spec.num_outputs, dtype=dtype, **kwargs)
+  return Embedded(spec.vocab_size, embed_dim, model, dtype) if spec.vocab_size else model
 
 
 def param_count(model: nn.Module, spec) -> int:
@@ -129,13 +137,15 @@ class Embedded(nn.Module):
   vocab_size: int
   embed_dim: int
   backbone: nn.Module
+  dtype: Any = None  # computation dtype of the embeddings (models/precision.py)
 
   @nn.compact
   def __call__(self, tokens_BxT, lengths=None, train: bool = False):
     if self.embed_dim:
-      x_BxTxD = nn.Embed(self.vocab_size, self.embed_dim, name='embed')(tokens_BxT)
+      x_BxTxD = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype,
+                         name='embed')(tokens_BxT)
     else:
-      x_BxTxD = jax.nn.one_hot(tokens_BxT, self.vocab_size, dtype=jnp.float32)
+      x_BxTxD = jax.nn.one_hot(tokens_BxT, self.vocab_size, dtype=self.dtype or jnp.float32)
     return self.backbone(x_BxTxD, lengths=lengths, train=train)
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
+from cnn_vs_rnn.models.precision import cast
 
 
 def conv_output_length(length: int, kernel: int, stride: int, padding: int) -> int:
@@ -27,6 +28,7 @@ class CNN1D(nn.Module):
   strides: Sequence[int] = (2, 2, 2)
   padding: int = 1
   pool: str = 'flatten'
+  dtype: Any = None  # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
     if not (len(self.features) == len(self.kernel_sizes) == len(self.strides)):
@@ -51,9 +53,9 @@ class CNN1D(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
     del lengths, train  # Fixed-length inputs; no dropout or normalisation here.
-    h = x_BxTxC
+    h = cast(x_BxTxC, self.dtype)
     for i, (f, k, s) in enumerate(zip(self.features, self.kernel_sizes, self.strides)):
       h = nn.Conv(f, (k,), strides=(s,), padding=[(self.padding, self.padding)],
-                  name=f'conv{i}')(h)
+                  dtype=self.dtype, name=f'conv{i}')(h)
       h = nn.relu(h)
-    return Readout(self.num_outputs, self.pool, name='head')(h)
+    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h)

@@ -30,6 +30,10 @@ train=False; Flax momentum 0.9, i.e. PyTorch's 0.1), 'layer' (over H, W, C), 'gr
 (`norm_groups` groups of channels) or 'none'; a normalised convolution has no
 bias of its own. `dropout` applies after every pooling and hidden Dense layer
 (resnet: before the output layer), with the 'dropout' RNG, only when training.
+
+`dtype` is the computation dtype (models/precision.py): convolutions, Dense
+layers and activations run in it; the norms compute their statistics in at
+least float32 and batch norm keeps its running averages in float32.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from jax import lax
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.models.precision import cast
 
 NORMS = ('batch', 'layer', 'group', 'none')
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'gelu': nn.gelu}
@@ -126,15 +131,19 @@ def check_common(norm: str, widths: Sequence[int], norm_groups: int, dropout: fl
     raise ConfigError(f'model.dropout={dropout} must be in [0, 1)')
 
 
-def make_norm(norm: str, train: bool, norm_groups: int, name: str):
-  """A normalisation layer for [B, H, W, C] features, or None for 'none'."""
+def make_norm(norm: str, train: bool, norm_groups: int, name: str, dtype=None):
+  """A normalisation layer for [B, H, W, C] features, or None for 'none'.
+
+  `dtype` is its output's dtype; Flax computes the statistics in at least
+  float32 and keeps batch norm's running averages in float32.
+  """
   if norm == 'batch':
     return nn.BatchNorm(use_running_average=not train, momentum=BATCH_NORM_MOMENTUM,
-                        name=name)
+                        dtype=dtype, name=name)
   if norm == 'layer':
-    return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, name=name)
+    return nn.LayerNorm(reduction_axes=(-3, -2, -1), feature_axes=-1, dtype=dtype, name=name)
   if norm == 'group':
-    return nn.GroupNorm(num_groups=norm_groups, name=name)
+    return nn.GroupNorm(num_groups=norm_groups, dtype=dtype, name=name)
   return None
 
 
@@ -218,15 +227,18 @@ class Conv2D(nn.Module):
   padding: str = 'SAME'
   use_bias: bool = True
   impl: str = 'auto'
+  dtype: Any = None  # computation dtype: inputs and (float32) parameters are cast to it
 
   @nn.compact
   def __call__(self, x_BxHxWxC):
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
                         (*self.kernel_size, x_BxHxWxC.shape[-1], self.features))
     conv = CONV2D[resolve_conv_impl(self.impl)]
-    y = conv(x_BxHxWxC, kernel, (self.strides, self.strides), self.padding)
+    y = conv(cast(x_BxHxWxC, self.dtype), cast(kernel, self.dtype),
+             (self.strides, self.strides), self.padding)
     if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros_init(), (self.features,))
+      y = y + cast(self.param('bias', nn.initializers.zeros_init(), (self.features,)),
+                   self.dtype)
     return y
 
 
@@ -253,6 +265,7 @@ class ConvStack2D(nn.Module):
   dropout: float = 0.0
   conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
   batch_chunk: int = 0              # > 0: the conv blocks run on chunks of this many examples
+  dtype: Any = None                 # computation dtype (models/precision.py)
 
   registry_name = 'cnn2d'
 
@@ -295,9 +308,9 @@ class ConvStack2D(nn.Module):
     h = readout_BxD(h, self.pool)
     act = ACTIVATIONS[self.activation]
     for i, width in enumerate(self.dense):
-      h = act(nn.Dense(int(width), name=f'dense{i}')(h))
+      h = act(nn.Dense(int(width), dtype=self.dtype, name=f'dense{i}')(h))
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
-    return nn.Dense(self.num_outputs, name='out')(h)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(h)
 
   def features(self, x_BxHxWxC, train: bool):
     """The convolutional blocks, over the whole batch or `batch_chunk` examples at a time."""
@@ -305,7 +318,8 @@ class ConvStack2D(nn.Module):
                   paddings=block_paddings(self.padding, len(self.blocks)),
                   pooling=self.pooling, pool_size=self.pool_size,
                   activation=self.activation, norm=self.norm, norm_groups=self.norm_groups,
-                  dropout=self.dropout, conv_impl=self.conv_impl, train=train)
+                  dropout=self.dropout, conv_impl=self.conv_impl, train=train,
+                  dtype=self.dtype)
     if not self.batch_chunk:
       return ConvBlocks(**kwargs, name='features')(None, x_BxHxWxC)[1]
     b, chunk = x_BxHxWxC.shape[0], int(self.batch_chunk)
@@ -334,6 +348,7 @@ class ConvBlocks(nn.Module):
   dropout: float
   conv_impl: str
   train: bool
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, carry, x_BxHxWxC):
@@ -342,9 +357,10 @@ class ConvBlocks(nn.Module):
     for b, (widths, padding) in enumerate(zip(self.blocks, self.paddings)):
       for i, width in enumerate(widths):
         h = Conv2D(int(width), (self.kernel_size, self.kernel_size), padding=padding,
-                   use_bias=self.norm == 'none', impl=self.conv_impl,
+                   use_bias=self.norm == 'none', impl=self.conv_impl, dtype=self.dtype,
                    name=f'block{b}_conv{i}')(h)
-        norm = make_norm(self.norm, self.train, self.norm_groups, f'block{b}_norm{i}')
+        norm = make_norm(self.norm, self.train, self.norm_groups, f'block{b}_norm{i}',
+                         self.dtype)
         h = act(norm(h) if norm else h)
       h = spatial_pool(h, self.pooling, self.pool_size)
       h = nn.Dropout(self.dropout, deterministic=not self.train)(h)
@@ -379,22 +395,23 @@ class PreActBlock(nn.Module):
   norm: str
   norm_groups: int
   conv_impl: str = 'auto'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BxHxWxC, train: bool):
-    norm0 = make_norm(self.norm, train, self.norm_groups, 'norm0')
+    norm0 = make_norm(self.norm, train, self.norm_groups, 'norm0', self.dtype)
     pre = nn.relu(norm0(x_BxHxWxC) if norm0 else x_BxHxWxC)
     shortcut = x_BxHxWxC
     if self.strides != 1 or x_BxHxWxC.shape[-1] != self.features:
       shortcut = Conv2D(self.features, (1, 1), strides=self.strides, use_bias=False,
-                        impl=self.conv_impl, name='shortcut')(pre)
+                        impl=self.conv_impl, dtype=self.dtype, name='shortcut')(pre)
     use_bias = self.norm == 'none'
     h = Conv2D(self.features, (3, 3), strides=self.strides, padding='SAME',
-               use_bias=use_bias, impl=self.conv_impl, name='conv0')(pre)
-    norm1 = make_norm(self.norm, train, self.norm_groups, 'norm1')
+               use_bias=use_bias, impl=self.conv_impl, dtype=self.dtype, name='conv0')(pre)
+    norm1 = make_norm(self.norm, train, self.norm_groups, 'norm1', self.dtype)
     h = nn.relu(norm1(h) if norm1 else h)
     h = Conv2D(self.features, (3, 3), padding='SAME', use_bias=use_bias,
-               impl=self.conv_impl, name='conv1')(h)
+               impl=self.conv_impl, dtype=self.dtype, name='conv1')(h)
     return h + shortcut
 
 
@@ -416,6 +433,7 @@ class PreActResNet(nn.Module):
   norm_groups: int = 8
   dropout: float = 0.0
   conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
+  dtype: Any = None                 # computation dtype (models/precision.py)
 
   registry_name = 'resnet'
 
@@ -446,14 +464,14 @@ class PreActResNet(nn.Module):
     del lengths
     widths = self.widths()
     h = Conv2D(widths[0], (3, 3), padding='SAME', use_bias=self.norm == 'none',
-               impl=self.conv_impl, name='stem')(x_BxHxWxC)
+               impl=self.conv_impl, dtype=self.dtype, name='stem')(x_BxHxWxC)
     for s, (n, features) in enumerate(zip(self.stage_sizes, widths)):
       for i in range(int(n)):
         strides = 2 if s > 0 and i == 0 else 1
         h = PreActBlock(features, strides, self.norm, self.norm_groups, self.conv_impl,
-                        name=f'stage{s}_block{i}')(h, train)
-    norm = make_norm(self.norm, train, self.norm_groups, 'final_norm')
+                        self.dtype, name=f'stage{s}_block{i}')(h, train)
+    norm = make_norm(self.norm, train, self.norm_groups, 'final_norm', self.dtype)
     h = nn.relu(norm(h) if norm else h)
     h = readout_BxD(h, 'mean')
     h = nn.Dropout(self.dropout, deterministic=not train)(h)
-    return nn.Dense(self.num_outputs, name='out')(h)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(h)

@@ -20,6 +20,13 @@ lstm_pixel and gru_seq train steps markedly faster (experiments/speed).
 
 Every example runs all T steps (no lengths): models/rnn.py uses this path
 only when no lengths are given.
+
+Dtypes: the parameters' dtype is the computation dtype (models/rnn.py casts
+them before the call). Every matmul runs in it, forward and backward, and
+so do the gate activations; the recurrent state h (and the LSTM's c) and
+the gradients flowing along it are carried in at least float32
+(`precision.state_dtype`), so the outputs h_t are float32 for bfloat16
+parameters. The custom VJP returns each gradient in its primal's dtype.
 """
 
 from __future__ import annotations
@@ -31,20 +38,34 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnn_vs_rnn.models.precision import state_dtype
+
 
 def _hprev(h0_BxH, h_TxBxH):
   """[h_0, h_1, ..., h_{T-1}]: the state each step starts from."""
   return jnp.concatenate([h0_BxH[None], h_TxBxH[:-1]], axis=0)
 
 
-def _weight_grads(hprev_TxBxH, dgates_TxBxG):
-  hidden, gates = hprev_TxBxH.shape[-1], dgates_TxBxG.shape[-1]
-  dw = hprev_TxBxH.reshape(-1, hidden).T @ dgates_TxBxG.reshape(-1, gates)
-  return dw, jnp.sum(dgates_TxBxG, axis=(0, 1))
+def _dot(a, w):
+  """a @ w in w's dtype (the computation dtype; `a` may be a float32 state)."""
+  return a.astype(w.dtype) @ w
+
+
+def _weight_grads(inputs_TxBxK, dgates_TxBxG, dtype):
+  """dW = inputs^T dgates over all T*B steps (a matmul in `dtype`), db = sum of dgates."""
+  k, gates = inputs_TxBxK.shape[-1], dgates_TxBxG.shape[-1]
+  dw = (inputs_TxBxK.reshape(-1, k).astype(dtype).T
+        @ dgates_TxBxG.reshape(-1, gates).astype(dtype))
+  return dw, jnp.sum(dgates_TxBxG, axis=(0, 1)).astype(dtype)
 
 
 def _project(w_x, b_x, x_TxBxC):
-  return x_TxBxC @ w_x + b_x
+  return _dot(x_TxBxC, w_x) + b_x
+
+
+def _zero_state(xproj_TxBxG, hidden: int):
+  """h_0 = 0, [B, H], in the state dtype."""
+  return jnp.zeros(xproj_TxBxG.shape[1:2] + (hidden,), state_dtype(xproj_TxBxG.dtype))
 
 
 def with_projection(recurrence: 'Cell'):
@@ -66,16 +87,18 @@ def with_projection(recurrence: 'Cell'):
 
   def bwd(saved, dh_TxBxH):
     res, hs, w_x, x = saved
+    dtype = w_x.dtype
     dgates_h, dgates_x = recurrence.bwd(res, dh_TxBxH)
     hidden = hs.shape[-1]
-    hprev = _hprev(jnp.zeros_like(hs[0]), hs)
+    hprev = _hprev(jnp.zeros_like(hs[0]), hs).astype(dtype)
     if dgates_h is dgates_x:  # Elman, LSTM: one gradient for both projections.
-      dw, db = _weight_grads(jnp.concatenate([hprev, x], axis=-1), dgates_h)
+      dw, db = _weight_grads(jnp.concatenate([hprev, x.astype(dtype)], axis=-1), dgates_h,
+                             dtype)
       dw_h, dw_x, db_h, db_x = dw[:hidden], dw[hidden:], db, db
     else:                     # GRU: n_h is scaled by r, so the two differ.
-      dw_h, db_h = _weight_grads(hprev, dgates_h)
-      dw_x, db_x = _weight_grads(x, dgates_x)
-    dx = dgates_x @ w_x.T
+      dw_h, db_h = _weight_grads(hprev, dgates_h, dtype)
+      dw_x, db_x = _weight_grads(x, dgates_x, dtype)
+    dx = (dgates_x.astype(dtype) @ w_x.T).astype(x.dtype)
     return (dw_x, db_x, dw_h, db_h), dx
 
   f.defvjp(fwd, bwd)
@@ -106,9 +129,10 @@ def elman_cell(activation: str, unroll: int) -> Cell:
 
   def fun(w_h, b_h, xproj_TxBxH):
     def step(h, xp):
-      h_new = act(xp + h @ w_h + b_h)
+      h_new = act(xp + _dot(h, w_h) + b_h).astype(h.dtype)
       return h_new, h_new
-    return lax.scan(step, jnp.zeros_like(xproj_TxBxH[0]), xproj_TxBxH, unroll=unroll)[1]
+    h0 = _zero_state(xproj_TxBxH, w_h.shape[0])
+    return lax.scan(step, h0, xproj_TxBxH, unroll=unroll)[1]
 
   def fwd(w_h, b_h, xproj):
     hs = fun(w_h, b_h, xproj)
@@ -121,7 +145,7 @@ def elman_cell(activation: str, unroll: int) -> Cell:
     def step(dh_next, inputs):
       dh_out, h = inputs
       dpre = (dh_out + dh_next) * deriv(h)
-      return dpre @ w_t, dpre
+      return _dot(dpre, w_t).astype(dpre.dtype), dpre
     dpre = lax.scan(step, jnp.zeros_like(hs[0]), (dh_TxBxH, hs), reverse=True,
                     unroll=unroll)[1]
     return dpre, dpre
@@ -150,15 +174,15 @@ def _lstm_activations(g_Bx4xH):
 def lstm_cell(unroll: int) -> Cell:
   def scan(w_h, b_h, xproj_TxBxG, save):
     hidden = w_h.shape[0]
-    zeros = jnp.zeros(xproj_TxBxG.shape[1:2] + (hidden,), xproj_TxBxG.dtype)
+    zeros = _zero_state(xproj_TxBxG, hidden)
 
     def step(carry, xp):
       c, h = carry
-      g = xp + h @ w_h + b_h
+      g = xp + _dot(h, w_h) + b_h
       a = _lstm_activations(g.reshape(g.shape[0], 4, hidden))
       i, f, u, o = a[:, 0], a[:, 1], a[:, 2], a[:, 3]
-      c_new = f * c + i * u
-      h_new = o * jnp.tanh(c_new)
+      c_new = (f * c + i * u).astype(c.dtype)
+      h_new = (o * jnp.tanh(c_new)).astype(h.dtype)
       return (c_new, h_new), ((h_new, c_new, a) if save else h_new)
     return lax.scan(step, (zeros, zeros), xproj_TxBxG, unroll=unroll)[1]
 
@@ -182,7 +206,7 @@ def lstm_cell(unroll: int) -> Cell:
       dc = dc_next + dh * o * (1.0 - tc * tc)
       dgates = jnp.concatenate([dc * u * i * (1.0 - i), dc * c_prev * f * (1.0 - f),
                                 dc * i * (1.0 - u * u), dh * tc * o * (1.0 - o)], axis=-1)
-      return (dgates @ w_t, dc * f, c_prev), dgates
+      return (_dot(dgates, w_t).astype(dh.dtype), (dc * f).astype(dc.dtype), c_prev), dgates
     zeros = jnp.zeros_like(cs[0])
     steps = jnp.arange(cs.shape[0])
     dgates = lax.scan(step, (zeros, zeros, cs[-1]), (dh_TxBxH, acts, steps),
@@ -199,15 +223,15 @@ def lstm_cell(unroll: int) -> Cell:
 def gru_cell(unroll: int) -> Cell:
   def scan(w_h, b_h, xproj_TxBxG, save):
     hidden = w_h.shape[0]
-    h0 = jnp.zeros(xproj_TxBxG.shape[1:2] + (hidden,), xproj_TxBxG.dtype)
+    h0 = _zero_state(xproj_TxBxG, hidden)
 
     def step(h, xp):
-      gh = h @ w_h + b_h
+      gh = _dot(h, w_h) + b_h
       rz = jax.nn.sigmoid(xp[:, :2 * hidden] + gh[:, :2 * hidden])
       r, z = rz[:, :hidden], rz[:, hidden:]
       hn = gh[:, 2 * hidden:]
       n = jnp.tanh(xp[:, 2 * hidden:] + r * hn)
-      h_new = n + z * (h - n)
+      h_new = (n + z * (h - n)).astype(h.dtype)
       return h_new, ((h_new, rz, n, hn) if save else h_new)
     return lax.scan(step, h0, xproj_TxBxG, unroll=unroll)[1]
 
@@ -230,7 +254,7 @@ def gru_cell(unroll: int) -> Cell:
       dz = dh * (h_prev - n) * z * (1.0 - z)
       dgh = jnp.concatenate([dr, dz, dn * r], axis=-1)  # d(W_h h + b_h)
       dxp = jnp.concatenate([dr, dz, dn], axis=-1)      # d(x~)
-      return dgh @ w_t + dh * z, (dgh, dxp)
+      return (_dot(dgh, w_t) + dh * z).astype(dh.dtype), (dgh, dxp)
     return lax.scan(step, zeros, (dh_TxBxH, _hprev(zeros, hs), rzs, ns, hns), reverse=True,
                     unroll=unroll)[1]
   return Cell(lambda w_h, b_h, xp: scan(w_h, b_h, xp, save=False), fwd, bwd)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 import flax.linen as nn
+
+from cnn_vs_rnn.models.precision import state_dtype
 
 POOLS = ('last', 'mean', 'max', 'flatten', 'none')
 
@@ -31,8 +35,11 @@ def pool_sequence(h_BxTxD, pool: str, lengths_B=None, last_BxD=None):
     idx = jnp.maximum(lengths_B - 1, 0)
     return jnp.take_along_axis(h_BxTxD, idx[:, None, None], axis=1)[:, 0]
   if pool == 'mean':
-    total = jnp.sum(jnp.where(mask_BxTx1, h_BxTxD, 0.0), axis=1)
-    return total / jnp.maximum(lengths_B, 1)[:, None].astype(h_BxTxD.dtype)
+    # Summed in at least float32: a bfloat16 sum over many steps loses digits.
+    acc = state_dtype(h_BxTxD.dtype)
+    total = jnp.sum(jnp.where(mask_BxTx1, h_BxTxD, 0.0), axis=1, dtype=acc)
+    mean = total / jnp.maximum(lengths_B, 1)[:, None].astype(acc)
+    return mean.astype(h_BxTxD.dtype)
   if pool == 'max':
     return jnp.max(jnp.where(mask_BxTx1, h_BxTxD, -jnp.inf), axis=1)
   if pool == 'flatten':
@@ -44,8 +51,9 @@ class Readout(nn.Module):
   """Pool, then a Dense to `num_outputs` (per example, or per step for 'none')."""
   num_outputs: int
   pool: str = 'last'
+  dtype: Any = None  # computation dtype (models/precision.py)
 
   @nn.compact
   def __call__(self, h_BxTxD, lengths_B=None, last_BxD=None):
     pooled = pool_sequence(h_BxTxD, self.pool, lengths_B, last_BxD)
-    return nn.Dense(self.num_outputs, name='out')(pooled)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(pooled)

@@ -19,6 +19,14 @@ The recurrence is linear, so it runs either as a parallel
 time with the same parameters. Both accumulate in complex64 whatever the
 input dtype.
 
+With a computation dtype (`dtype`, models/precision.py) such as bfloat16,
+the projections B u and C x, the LayerNorms, the GLU and the readout run in
+it. lambda, gamma and the recurrence stay float32/complex64: with |lambda|
+close to 1 the state sums hundreds of terms, and bfloat16's 8-bit mantissa
+would both round lambda itself (|lambda| = 0.999 is not representable: it
+becomes 1.0, a unit that never forgets) and lose every small term added to
+a large state.
+
 The model 'lru': a Dense encoder to d_model, then per layer
   x = x + dropout(mlp(dropout(gelu(LRU(LayerNorm(x))))))
 (mlp 'glu': Dense(2 d_model) -> a * sigmoid(b); 'dense': Dense(d_model)),
@@ -30,6 +38,7 @@ valid steps; 'last' reads step length - 1.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -37,6 +46,7 @@ import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout, time_mask
+from cnn_vs_rnn.models.precision import cast
 
 SCAN_TYPES = ('associative', 'sequential')
 MLPS = ('glu', 'dense')
@@ -99,12 +109,17 @@ def linear_recurrence_BxTxN(lambda_N, bu_BxTxN, scan_type: str = 'associative'):
 
 
 class LRU(nn.Module):
-  """One LRU layer: [B, T, H] -> [B, T, H] (float32), with `d_state` complex states."""
+  """One LRU layer: [B, T, H] -> [B, T, H], with `d_state` complex states.
+
+  The output is in `dtype` (float32 when None); the recurrence always runs in
+  complex64.
+  """
   d_state: int
   r_min: float = 0.0
   r_max: float = 1.0
   max_phase: float = 2 * math.pi
   scan_type: str = 'associative'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, u_BxTxH):
@@ -121,12 +136,16 @@ class LRU(nn.Module):
     C_im = self.param('C_im', c_init, (H, N))
     D = self.param('D', nn.initializers.normal(1.0), (H,))
 
-    u = u_BxTxH.astype(jnp.float32)
+    dtype = self.dtype or jnp.float32
+    u = u_BxTxH.astype(dtype)
     gamma_N = jnp.exp(gamma_log)
-    bu_BxTxN = jax.lax.complex(u @ (B_re.T * gamma_N), u @ (B_im.T * gamma_N))
+    # B u in the computation dtype; its result, the recurrence's input, in float32.
+    proj = lambda w_NxH: (u @ (w_NxH.T * gamma_N).astype(dtype)).astype(jnp.float32)
+    bu_BxTxN = jax.lax.complex(proj(B_re), proj(B_im))
     x_BxTxN = linear_recurrence_BxTxN(lru_lambda(nu_log, theta_log), bu_BxTxN,
                                       self.scan_type)
-    return x_BxTxN.real @ C_re.T - x_BxTxN.imag @ C_im.T + D * u
+    x_re, x_im = x_BxTxN.real.astype(dtype), x_BxTxN.imag.astype(dtype)
+    return x_re @ C_re.T.astype(dtype) - x_im @ C_im.T.astype(dtype) + D.astype(dtype) * u
 
 
 class LRUBlock(nn.Module):
@@ -138,20 +157,21 @@ class LRUBlock(nn.Module):
   scan_type: str
   mlp: str = 'glu'
   dropout: float = 0.0
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BxTxH, train: bool = False):
     H = x_BxTxH.shape[-1]
     drop = nn.Dropout(self.dropout, deterministic=not train)
-    h = nn.LayerNorm(name='norm')(x_BxTxH)
+    h = nn.LayerNorm(dtype=self.dtype, name='norm')(x_BxTxH)
     h = LRU(self.d_state, self.r_min, self.r_max, self.max_phase, self.scan_type,
-            name='lru')(h)
+            self.dtype, name='lru')(h)
     h = drop(nn.gelu(h))
     if self.mlp == 'glu':
-      a, b = jnp.split(nn.Dense(2 * H, name='glu')(h), 2, axis=-1)
+      a, b = jnp.split(nn.Dense(2 * H, dtype=self.dtype, name='glu')(h), 2, axis=-1)
       h = a * nn.sigmoid(b)
     else:
-      h = nn.Dense(H, name='dense')(h)
+      h = nn.Dense(H, dtype=self.dtype, name='dense')(h)
     return x_BxTxH + drop(h)
 
 
@@ -168,6 +188,7 @@ class LRUNet(nn.Module):
   mlp: str = 'glu'
   dropout: float = 0.0
   pool: str = 'last'
+  dtype: Any = None  # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
     if len(input_shape) != 2:
@@ -194,9 +215,9 @@ class LRUNet(nn.Module):
     lengths_B = (jnp.full((B,), T, jnp.int32) if lengths is None
                  else lengths.astype(jnp.int32))
     x_BxTxC = jnp.where(time_mask(lengths_B, T)[..., None], x_BxTxC, 0)
-    h = nn.Dense(self.d_model, name='encoder')(x_BxTxC)
+    h = nn.Dense(self.d_model, dtype=self.dtype, name='encoder')(x_BxTxC)
     for layer in range(self.num_layers):
-      h = LRUBlock(self.d_state, self.r_min, self.r_max, self.max_phase,
-                   self.scan_type, self.mlp, self.dropout, name=f'block{layer}')(h, train)
-    h = nn.LayerNorm(name='norm_out')(h)
-    return Readout(self.num_outputs, self.pool, name='head')(h, lengths_B)
+      h = LRUBlock(self.d_state, self.r_min, self.r_max, self.max_phase, self.scan_type,
+                   self.mlp, self.dropout, self.dtype, name=f'block{layer}')(h, train)
+    h = nn.LayerNorm(dtype=self.dtype, name='norm_out')(h)
+    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B)

@@ -13,6 +13,12 @@ bias), x~ = W_x x_t + b_x computed up front:
 Variable-length batches: steps at t >= length leave the carry unchanged and
 output zeros, so padding never changes the result.
 
+With a computation dtype (`dtype`, models/precision.py) such as bfloat16, the
+matmuls and gate activations run in it, while the recurrent state (h, and the
+LSTM's c) is carried in float32 (`precision.state_dtype`): a state updated
+as z h + (1 - z) n over hundreds of steps would lose its small updates to
+bfloat16 rounding. Layer outputs are the float32 states.
+
 `recurrence` picks how a layer's loop is computed, over the same parameters
 (same names and initialisers): 'scan' is `nn.scan` over the cell modules
 above; 'fused' is models/fused_rnn.py, a `lax.scan` with a hand-written
@@ -32,6 +38,7 @@ import flax.linen as nn
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models import fused_rnn
 from cnn_vs_rnn.models.heads import Readout, time_mask
+from cnn_vs_rnn.models.precision import cast, state_dtype
 
 Carry = Any
 
@@ -54,6 +61,7 @@ class ElmanCell(nn.Module):
   hidden_size: int
   activation: str = 'tanh'
   irnn_init: bool = False  # identity recurrent matrix (Le et al. 2015)
+  dtype: Any = None
 
   gates = 1
 
@@ -61,12 +69,14 @@ class ElmanCell(nn.Module):
   def __call__(self, h, xproj_BxH):
     init = recurrent_kernel_init('elman', self.irnn_init)
     h_new = ACTIVATIONS[self.activation](
-        xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, name='recurrent')(h))
+        xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, dtype=self.dtype,
+                             name='recurrent')(h)).astype(h.dtype)
     return h_new, h_new
 
 
 class LSTMCell(nn.Module):
   hidden_size: int
+  dtype: Any = None
 
   gates = 4
 
@@ -74,28 +84,29 @@ class LSTMCell(nn.Module):
   def __call__(self, carry, xproj_Bx4H):
     c, h = carry
     g = xproj_Bx4H + nn.Dense(4 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
-                              name='recurrent')(h)
+                              dtype=self.dtype, name='recurrent')(h)
     i, f, u, o = jnp.split(g, 4, axis=-1)
-    c_new = nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(u)
-    h_new = nn.sigmoid(o) * jnp.tanh(c_new)
+    c_new = (nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(u)).astype(c.dtype)
+    h_new = (nn.sigmoid(o) * jnp.tanh(c_new)).astype(h.dtype)
     return (c_new, h_new), h_new
 
 
 class GRUCell(nn.Module):
   hidden_size: int
+  dtype: Any = None
 
   gates = 3
 
   @nn.compact
   def __call__(self, h, xproj_Bx3H):
     hh = nn.Dense(3 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
-                  name='recurrent')(h)
+                  dtype=self.dtype, name='recurrent')(h)
     xr, xz, xn = jnp.split(xproj_Bx3H, 3, axis=-1)
     hr, hz, hn = jnp.split(hh, 3, axis=-1)
     r = nn.sigmoid(xr + hr)
     z = nn.sigmoid(xz + hz)
     n = jnp.tanh(xn + r * hn)
-    h_new = (1.0 - z) * n + z * h
+    h_new = ((1.0 - z) * n + z * h).astype(h.dtype)
     return h_new, h_new
 
 
@@ -127,10 +138,12 @@ class _MaskedStep(nn.Module):
   cell_name: str
   hidden_size: int
   cell_kwargs: tuple = ()
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, carry, inputs):
-    cell = CELLS[self.cell_name](self.hidden_size, **dict(self.cell_kwargs), name='cell')
+    cell = CELLS[self.cell_name](self.hidden_size, **dict(self.cell_kwargs),
+                                 dtype=self.dtype, name='cell')
     if not isinstance(inputs, tuple):
       return cell(carry, inputs)
     xproj, valid_B = inputs
@@ -194,6 +207,7 @@ class Recurrence(nn.Module):
   unroll: int = 1
   remat: bool = False
   recurrence: str = 'scan'
+  dtype: Any = None
 
   @nn.compact
   def __call__(self, x_BxTxC, lengths_B=None):
@@ -202,19 +216,24 @@ class Recurrence(nn.Module):
     B, T, _ = x_BxTxC.shape
     cell_cls = CELLS[self.cell_name]
     xproj = nn.Dense(cell_cls.gates * self.hidden_size, name='input',
-                     bias_init=input_bias_init(self.cell_name, self.hidden_size)
-                     )(x_BxTxC)
+                     bias_init=input_bias_init(self.cell_name, self.hidden_size),
+                     dtype=self.dtype)(x_BxTxC)
     inputs = xproj if lengths_B is None else (xproj, time_mask(lengths_B, T))
     step = nn.remat(_MaskedStep) if self.remat else _MaskedStep
     scan = nn.scan(step, variable_broadcast='params', split_rngs={'params': False},
                    in_axes=1, out_axes=1, unroll=self.unroll)
-    carry, outputs = scan(self.cell_name, self.hidden_size, self.cell_kwargs, name='scan')(
-        initial_carry(self.cell_name, B, self.hidden_size, xproj.dtype), inputs)
+    carry, outputs = scan(self.cell_name, self.hidden_size, self.cell_kwargs, self.dtype,
+                          name='scan')(
+        initial_carry(self.cell_name, B, self.hidden_size, state_dtype(xproj.dtype)), inputs)
     final_h = carry[1] if self.cell_name == 'lstm' else carry
     return outputs, final_h
 
   def fused(self, x_BxTxC):
-    """models/fused_rnn.py over the parameters the 'scan' path creates."""
+    """models/fused_rnn.py over the parameters the 'scan' path creates.
+
+    The parameters enter the custom VJP already cast to the computation
+    dtype; the cast's own VJP turns their gradients back into float32.
+    """
     hidden, gates = self.hidden_size, CELLS[self.cell_name].gates
     kwargs = dict(self.cell_kwargs)
     w_x, b_x = DenseParams(x_BxTxC.shape[-1], gates * hidden,
@@ -222,8 +241,9 @@ class Recurrence(nn.Module):
     w_h, b_h = _ScanParams(hidden, gates,
                            recurrent_kernel_init(self.cell_name, kwargs.get('irnn_init', False)),
                            name='scan')()
-    h_TxBxH = fused_rnn.sequence(self.cell_name, (w_x, b_x, w_h, b_h),
-                                 jnp.swapaxes(x_BxTxC, 0, 1),
+    params = tuple(cast(p, self.dtype) for p in (w_x, b_x, w_h, b_h))
+    h_TxBxH = fused_rnn.sequence(self.cell_name, params,
+                                 jnp.swapaxes(cast(x_BxTxC, self.dtype), 0, 1),
                                  kwargs.get('activation', 'tanh'), self.unroll)
     return jnp.swapaxes(h_TxBxH, 0, 1), h_TxBxH[-1]
 
@@ -244,6 +264,7 @@ class RNN(nn.Module):
   unroll: int = 1
   remat: bool = False
   recurrence: str = 'scan'   # 'scan' (nn.scan over the cell) or 'fused' (custom VJP)
+  dtype: Any = None          # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
     if len(input_shape) != 2:
@@ -269,8 +290,8 @@ class RNN(nn.Module):
     lengths_B = None if lengths is None else lengths.astype(jnp.int32)
     cell_kwargs = (('activation', self.activation), ('irnn_init', self.irnn_init)
                    ) if self.cell == 'elman' else ()
-    direction = functools.partial(Recurrence, self.cell, self.hidden_size,
-                                  cell_kwargs, self.unroll, self.remat, self.recurrence)
+    direction = functools.partial(Recurrence, self.cell, self.hidden_size, cell_kwargs,
+                                  self.unroll, self.remat, self.recurrence, self.dtype)
     h = x_BxTxC
     for layer in range(self.num_layers):
       out, last = direction(name=f'layer{layer}_fwd')(h, lengths_B)
@@ -280,4 +301,4 @@ class RNN(nn.Module):
         out = jnp.concatenate([out, reverse_padded(rev, lengths_B)], axis=-1)
         last = jnp.concatenate([last, last_rev], axis=-1)
       h = out
-    return Readout(self.num_outputs, self.pool, name='head')(h, lengths_B, last)
+    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B, last)

@@ -21,13 +21,14 @@ steps, and the 'last' readout reads step length - 1.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
 from cnn_vs_rnn.models.materialize import materialize
+from cnn_vs_rnn.models.precision import cast
 
 
 def receptive_field(kernel_size: int, num_levels: int) -> int:
@@ -36,13 +37,15 @@ def receptive_field(kernel_size: int, num_levels: int) -> int:
 
 
 def causal_conv(features: int, kernel_size: int, dilation: int, weight_norm: bool,
-                name: str):
+                name: str, dtype=None):
   """A 1D convolution padded (k - 1) * dilation steps on the left only."""
   conv = nn.Conv(features, (kernel_size,), kernel_dilation=(dilation,),
-                 padding=[((kernel_size - 1) * dilation, 0)], name=name)
+                 padding=[((kernel_size - 1) * dilation, 0)], dtype=dtype, name=name)
   if weight_norm:
     # Normalises each output channel's kernel over (kernel, in-channels); the
     # per-channel scale g is a parameter of the wrapper, the bias is untouched.
+    # The wrapper's own dtype stays None: the kernel is normalised in float32
+    # and the convolution casts it to its computation dtype.
     return nn.WeightNorm(conv, feature_axes=-1, variable_filter={'kernel'},
                          name=f'{name}_wn')
   return conv
@@ -55,18 +58,19 @@ class TemporalBlock(nn.Module):
   dilation: int
   dropout: float = 0.0
   weight_norm: bool = True
+  dtype: Any = None  # computation dtype (models/precision.py)
 
   @nn.compact
   def __call__(self, x_BxTxC, train: bool = False):
     h = x_BxTxC
     for i in range(2):
       h = causal_conv(self.features, self.kernel_size, self.dilation,
-                      self.weight_norm, name=f'conv{i}')(h)
+                      self.weight_norm, name=f'conv{i}', dtype=self.dtype)(h)
       h = nn.relu(h)
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
-      res = nn.Conv(self.features, (1,), name='downsample')(res)
+      res = nn.Conv(self.features, (1,), dtype=self.dtype, name='downsample')(res)
     # Written once and read by the next block and by the backward pass, not
     # recomputed inside each of their fusions (models/materialize.py).
     return materialize(nn.relu(h + res))
@@ -84,6 +88,7 @@ class TCN(nn.Module):
   dropout: float = 0.0
   weight_norm: bool = True
   pool: str = 'last'
+  dtype: Any = None  # computation dtype (models/precision.py)
 
   def receptive_field(self) -> int:
     return receptive_field(self.kernel_size, len(self.channels))
@@ -101,8 +106,8 @@ class TCN(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
-    h = x_BxTxC
+    h = cast(x_BxTxC, self.dtype)  # The residual path too runs in the computation dtype.
     for level, features in enumerate(self.channels):
       h = TemporalBlock(int(features), self.kernel_size, 2 ** level, self.dropout,
-                        self.weight_norm, name=f'level{level}')(h, train)
-    return Readout(self.num_outputs, self.pool, name='head')(h, lengths)
+                        self.weight_norm, self.dtype, name=f'level{level}')(h, train)
+    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths)
