@@ -117,22 +117,39 @@ def agree(outcome: int) -> int:
 
 class Checkpointer:
 
-  def __init__(self, workdir, max_to_keep: int):
+  def __init__(self, workdir, max_to_keep: int, subdir: str = 'checkpoints',
+               best_mode: str | None = None):
+    """`best_mode` 'max' or 'min': keep the `max_to_keep` steps with the best metric
+    passed to `save` (orbax's best_fn) instead of the newest."""
     self.workdir = fileio.as_path(workdir)
-    self.directory = self.workdir / 'checkpoints'
+    self.directory = self.workdir / subdir
     self._max_to_keep = max_to_keep
+    self._best_mode = best_mode
     self._manager = self._open()
 
   def _open(self) -> ocp.CheckpointManager:
+    best = {}
+    if self._best_mode:
+      best = dict(best_fn=lambda metrics: metrics['value'], best_mode=self._best_mode,
+                  keep_checkpoints_without_metrics=False)
     return ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=self._max_to_keep,
-                                             create=True))
+                                             create=True, **best))
+
+  def best_step(self) -> int | None:
+    return self._manager.best_step()
+
+  def delete_after(self, step: int) -> None:
+    """Deletes the steps after `step` (written by a run that is now resumed from `step`)."""
+    for s in self.all_steps():
+      if s > step:
+        self._manager.delete(s)
 
   def all_steps(self) -> list[int]:
     return sorted(self._manager.all_steps())
 
-  def save(self, step: int, state, data_state: dict) -> None:
+  def save(self, step: int, state, data_state: dict, metric: float | None = None) -> None:
     """Starts an asynchronous save; device arrays are copied before it returns.
 
     The JSON item `data` carries `data_state` and the SHA-256 of the state's
@@ -140,7 +157,8 @@ class Checkpointer:
     """
     data_state = {**data_state, 'checksum': state_checksum(state)}
     self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)))
+        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
+                       metrics=None if metric is None else {'value': float(metric)})
 
   def read_data(self, step: int) -> dict:
     """The JSON item of a step alone (data position, config, checksum)."""

@@ -1,6 +1,13 @@
 """Evaluate a workdir's checkpoint on a split.
 
-  python -m cnn_vs_rnn.evaluate --workdir DIR [--split test] [--step N]
+  python -m cnn_vs_rnn.evaluate --workdir DIR [--split test] [--step N | --best]
+      [--save_predictions FILE.npz]
+
+`--best` evaluates the step that validation selected (WORKDIR/best_checkpoint)
+instead of the newest one. `--save_predictions` also writes the model's
+outputs with the targets and example indices of the split (NumPy .npz:
+`outputs` [N, ...] or [num_seeds, N, ...], `targets`, `indices`, and `lengths`
+where the data has them), for baselines and analyses of one's own.
 
 Prints one JSON line of metrics (the same keys as final_metrics.json; a run
 with num_seeds > 1 gives each metric's mean, `/std` and `/seed_S` values).
@@ -10,13 +17,17 @@ Exit codes: 0 success; 2 usage error (no run in DIR, unknown split or step).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 
+import jax
 import ml_collections
+import numpy as np
 
 from cnn_vs_rnn import configlib, fileio, train
 from cnn_vs_rnn.checkpointing import Checkpointer
+from cnn_vs_rnn.data.pipeline import eval_batches, take
 from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn import hostmem
 
@@ -30,11 +41,22 @@ def run_config(workdir: str) -> ml_collections.ConfigDict:
   return ml_collections.ConfigDict(fileio.read_json(path)['config'])
 
 
-def load_workdir(workdir: str, step: int | None = None):
-  """(run, train state, step) of the newest readable (or the given) checkpoint in `workdir`."""
+def load_workdir(workdir: str, step: int | None = None, best: bool = False):
+  """(run, train state, step) of the newest readable (the given, or the best) checkpoint."""
   config = run_config(workdir)
   run = train.build_run(config)
-  ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
+  if best:
+    if step is not None:
+      raise ConfigError('--step and --best exclude each other; pass one')
+    ckpt = train.best_checkpointer(config, run.dataset, workdir)
+    if ckpt is None or ckpt.best_step() is None:
+      if ckpt is not None:
+        ckpt.close()
+      raise ConfigError(f'workdir {workdir!r} has no best checkpoint (runs that evaluate '
+                        'on a validation split keep one); drop --best')
+    step = ckpt.best_step()
+  else:
+    ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
   try:
     steps = ckpt.all_steps()
     if step is None:
@@ -52,11 +74,36 @@ def load_workdir(workdir: str, step: int | None = None):
   return run, state, step
 
 
-def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None) -> dict:
-  run, state, step = load_workdir(workdir, step)
+def predictions(run, state, split_name: str) -> dict:
+  """Outputs of `state` on every example of a split, with targets and indices (NumPy)."""
+  split = run.dataset.split(split_name)
+  apply = jax.jit(train.over_seeds(
+      lambda s, x, l: s.apply_fn({'params': s.params, **s.model_state}, x, lengths=l),
+      run.num_seeds, in_axes=(0, None, None)))
+  batch_size = configlib.eval_batch_size(run.config)
+  outputs, keep = [], []
+  for batch in eval_batches(split, batch_size):
+    out = apply(state, batch['inputs'], batch.get('lengths'))
+    outputs.append(np.asarray(jax.device_get(out), np.float32))
+    keep.append(batch['weights'] > 0)
+  axis = 1 if run.num_seeds > 1 else 0
+  real = np.concatenate(keep)
+  n = int(real.sum())
+  arrays = {k: v for k, v in take(split, np.arange(n)).items() if k in ('targets', 'lengths')}
+  return {'outputs': np.compress(real, np.concatenate(outputs, axis=axis), axis=axis),
+          'indices': np.arange(n), **arrays}
+
+
+def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None,
+                     best: bool = False, save_predictions: str | None = None) -> dict:
+  run, state, step = load_workdir(workdir, step, best)
   metrics = train.evaluate(train.jit_eval_step(run.task, run.mesh, run.num_seeds), state,
                            run.dataset.split(split), configlib.eval_batch_size(run.config),
                            run.mesh, run.task, train.seeds_of(run.config))
+  if save_predictions:
+    buffer = io.BytesIO()
+    np.savez(buffer, **predictions(run, state, split))
+    fileio.write_bytes(save_predictions, buffer.getvalue())
   return {'step': step, 'split': split, **{f'eval/{k}': v for k, v in metrics.items()}}
 
 
@@ -65,9 +112,13 @@ def main(argv=None) -> int:
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--split', default='test')
   parser.add_argument('--step', type=int, default=None)
+  parser.add_argument('--best', action='store_true',
+                      help='The step that validation selected, not the newest.')
+  parser.add_argument('--save_predictions', default=None, metavar='FILE.npz',
+                      help='Also write outputs, targets and example indices.')
   args = parser.parse_args(argv)
-  return run_command(
-      lambda: print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step))))
+  return run_command(lambda: print(json.dumps(evaluate_workdir(
+      args.workdir, args.split, args.step, args.best, args.save_predictions))))
 
 
 if __name__ == '__main__':

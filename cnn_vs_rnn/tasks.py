@@ -136,3 +136,18 @@ def means(task, sums: dict) -> dict:
   """Metric sums -> means (the 'count' key is dropped), plus the task's derived metrics."""
   count = max(float(sums['count']), 1.0)
   return task.derived({k: float(v) / count for k, v in sums.items() if k != 'count'})
+
+
+# The validation metric that selects a run's best step, and whether higher is better.
+SELECTION = {
+    'classification': ('accuracy', 'max'),
+    'regression': ('mse', 'min'),
+    'per_step_classification': ('loss', 'min'),
+    'language_model': ('loss', 'min'),
+    'forecasting': ('mse', 'min'),
+}
+
+
+def selection(task_name: str) -> tuple[str, str]:
+  """(metric, 'max' or 'min') that picks the best step of a `task_name` run."""
+  return SELECTION[task_name]

@@ -377,6 +377,18 @@ def restore_window(data_state: dict) -> dict:
   return {k: np.asarray(v, np.float64) for k, v in data_state.get('log_window', {}).items()}
 
 
+def best_checkpointer(config, dataset, workdir) -> Checkpointer | None:
+  """The best-step checkpoints (WORKDIR/best_checkpoint, by the task's validation metric),
+  when the run evaluates on a split other than 'test' and the data has a test split.
+
+  With num_seeds > 1 the replicas' mean metric picks one step for all of them.
+  """
+  if config.data.eval_split == 'test' or 'test' not in dataset.splits:
+    return None
+  return Checkpointer(workdir, 1, 'best_checkpoint',
+                      best_mode=tasks.selection(dataset.spec.task)[1])
+
+
 def next_boundary(step: int, config) -> int:
   """The first step after `step` that logs, evaluates, checkpoints or ends the run."""
   stop = config.num_train_steps
@@ -429,6 +441,7 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
         raise error
 
   restored = ckpt.restore_latest(run.abstract_state, check_data=check_data)
+  best = best_checkpointer(config, dataset, workdir)
   if not resuming and parallel.is_primary():  # Only once the checkpoints agree with it.
     write_run_record(config, workdir)
   if restored is None:
@@ -438,6 +451,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
     train_iter.set_state(data_state)
     window = restore_window(data_state)
     print(f'Resuming from step {start_step} (data position {train_iter.position}).')
+  if best is not None:  # Best steps after the resume point are recomputed.
+    best.delete_after(start_step)
 
   one_params = state.params if num_seeds == 1 else replica(state.params, 0)
   num_params = models.count_params(one_params)
@@ -494,10 +509,37 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
                             'config': config.to_dict()})
     saved.append(step)
 
+  def offer_best(step, per_seed):
+    """Saves the state as a best candidate; orbax keeps the best by the selection metric."""
+    if not bool(p_all_finite(state.params)):
+      raise NonFiniteLossError(step, 'finite, but the parameters are not')
+    metric = tasks.selection(dataset.spec.task)[0]
+    best.save(step, state, {'config': config.to_dict()},
+              metric=float(np.mean([m[metric] for m in per_seed])))
+
   def window_means() -> list[dict]:
     if num_seeds == 1:
       return [tasks.means(task, window)]
     return [tasks.means(task, {k: v[i] for k, v in window.items()}) for i in range(num_seeds)]
+
+  def test_best(best, final_per_seed) -> int:
+    """Evaluates the best step on validation and, once, on test; adds val/*, test/*."""
+    best.wait()
+    best_step = best.best_step()
+    best_state, _ = best.restore(best_step, run.abstract_state)
+    for prefix, split in (('val', eval_split), ('test', dataset.split('test'))):
+      per_seed = evaluate_per_seed(p_eval_step, best_state, split, eval_bs, mesh, task)
+      for out, m in zip(final_per_seed, per_seed):
+        out.update({f'{prefix}/{k}': v for k, v in m.items()})
+    summary = seed_summary(final_per_seed, seeds)
+    if start_step < config.num_train_steps:  # Else a finished run's line is there.
+      writer.write(config.num_train_steps, {
+          'best_step': best_step,
+          **{k: v for k, v in summary.items() if k.startswith('test/')}})
+    print(f'best step by {config.data.eval_split}: {best_step}; test: ' + ', '.join(
+        f'{k} {v:.4f}' for k, v in summary.items()
+        if k.startswith('test/') and '/seed_' not in k), flush=True)
+    return best_step
 
   saved = []
   # Signals are caught until the last checkpoint is written and the metrics flushed.
@@ -532,6 +574,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
           eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
           eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
           writer.write(step, eval_metrics)
+          if best is not None:
+            offer_best(step, eval_per_seed)
           print(f'eval at step {step}: ' + ', '.join(
               f'{k} {v:.4f}' for k, v in eval_metrics.items() if '/seed_' not in k), flush=True)
         if _is_multiple(step, config.checkpoint_every_steps) or is_last:
@@ -543,13 +587,19 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
       drain()
       if eval_per_seed is None:  # Resumed from the final checkpoint: evaluate it.
         eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
+      final_per_seed = [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed]
+      best_step = None
+      if best is not None:  # Select on validation, report test once.
+        best_step = test_best(best, final_per_seed)
     finally:
       ckpt.close()
+      if best is not None:
+        best.close()
       writer.close()
 
-  final = final_record(config.num_train_steps,
-                       [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed],
-                       seeds, num_params)
+  final = final_record(config.num_train_steps, final_per_seed, seeds, num_params)
+  if best_step is not None:
+    final = {'step': final.pop('step'), 'best_step': int(best_step), **final}
   if parallel.is_primary():
     fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final
