@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 import os
@@ -39,6 +40,10 @@ def base_config() -> ml_collections.ConfigDict:
   # split is held on the devices; the loop shortens a call to stop at every
   # log, eval and checkpoint step.
   c.steps_per_loop = 1
+  # Modules to import before the registries are read ('my_pkg.models,my_pkg.data'):
+  # where a user's own models and datasets register themselves. Recorded in
+  # config.json, so resume, evaluate and sample import them again.
+  c.imports = ''
   # What every model computes in: 'float32', or 'bfloat16' (parameters, optimizer
   # state, normalisation statistics, recurrent states and the loss stay float32).
   c.dtype = 'float32'
@@ -122,6 +127,23 @@ def _positive_int(key, value):
     raise ConfigError(f'{key}={show(value)} must be a positive integer')
 
 
+def import_plugins(config) -> list[str]:
+  """Imports the modules named in `config.imports` (comma-separated); their names."""
+  spec = config.get('imports', '') or ''
+  if not isinstance(spec, str):
+    raise ConfigError(f'imports={show(spec)} must be a comma-separated string of module '
+                      "names, e.g. 'my_pkg.models,my_pkg.data'")
+  names = [n.strip() for n in spec.split(',') if n.strip()]
+  for name in names:
+    try:
+      importlib.import_module(name)
+    except ImportError as e:
+      raise ConfigError(f'imports: cannot import {name!r} ({type(e).__name__}: '
+                        f'{str(e)[:200]}); the module must be importable from the '
+                        'current directory or the Python path') from None
+  return names
+
+
 def eval_batch_size(config) -> int:
   return config.data.eval_batch_size or config.data.batch_size
 
@@ -139,7 +161,7 @@ def flatten(d, prefix='') -> dict:
 
 # Keys added after runs were already recorded: a config.json without them
 # had their default.
-ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32'}
+ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32', 'imports': ''}
 
 
 def differing_keys(old: dict, new: dict) -> list[str]:

@@ -319,6 +319,7 @@ def check_batch_fits(config, dataset) -> None:
 def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   """Validates `config` and builds its mesh, dataset, model, task and optimizer."""
   configlib.validate(config)
+  configlib.import_plugins(config)  # A user's models and datasets register themselves.
   mesh = parallel.make_mesh(devices)
   parallel.check_batch_size('data.batch_size', config.data.batch_size, mesh)
   parallel.check_batch_size('data.eval_batch_size', configlib.eval_batch_size(config), mesh)

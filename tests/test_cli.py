@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from cnn_vs_rnn import models
+
 from conftest import CONFIG_DIR, REPO
 
 CNN = os.path.join(CONFIG_DIR, 'mnist1d_cnn.py')
@@ -38,7 +40,7 @@ def assert_usage_error(result, *fragments):
     (['--config.seed=abc'], ["--config.seed='abc'", 'type int']),
     (['--config.model.name=transformer'],
      ["unknown model 'transformer'",
-      'valid: cnn1d, cnn2d, elman, gru, lenet, lru, lstm, resnet, tcn, vgg']),
+      'valid: ' + ', '.join(sorted(models.MODELS))]),
     (['--config.data.name=mnist2d'], ["unknown dataset 'mnist2d'; valid: ", 'mnist1d']),
     (['--config.optim.name=lion'], ["unknown optimizer 'lion'", 'valid: adam, adamw, sgd']),
     (['--config.optim.schedule=step'],

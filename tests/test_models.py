@@ -133,8 +133,8 @@ def test_reference_parameter_counts(cfg, count):
 
 
 @pytest.mark.parametrize('cfg,message', [
-    (dict(name='transformer'), "unknown model 'transformer'; valid: cnn1d, cnn2d, elman, "
-                               "gru, lenet, lru, lstm, resnet, tcn, vgg"),
+    (dict(name='transformer'),
+     "unknown model 'transformer'; valid: " + ', '.join(sorted(models.MODELS))),
     (dict(name='gru', kernel_sizes=(3,)), "model 'gru' has no field(s) kernel_sizes"),
     (dict(name='cnn1d', strides=(8, 8, 8), padding=0), 'leaves no output'),
     (dict(name='gru', pool='median'), "unknown model.pool 'median'"),

@@ -33,18 +33,10 @@ from cnn_vs_rnn.models.lru import LRUNet
 from cnn_vs_rnn.models.rnn import RNN
 from cnn_vs_rnn.models.tcn import TCN
 
-MODELS = {
-    'cnn1d': CNN1D,
-    'cnn2d': ConvStack2D,
-    'lenet': LeNet,
-    'vgg': VGG,
-    'resnet': PreActResNet,
-    'elman': functools.partial(RNN, cell='elman'),
-    'lstm': functools.partial(RNN, cell='lstm'),
-    'gru': functools.partial(RNN, cell='gru'),
-    'tcn': TCN,
-    'lru': LRUNet,
-}
+from cnn_vs_rnn.models.registry import MODELS, register  # pylint: disable=g-bad-import-order
+
+# The LRU is defined with the other families and registered here.
+register('lru', widths=('d_model', 'd_state'))(LRUNet)
 
 # 'dtype' is set by build() from the top-level config.dtype, not by config.model.
 _NOT_FIELDS = {'name', 'parent', 'dtype'}
@@ -94,8 +86,9 @@ def build(model_config, spec, dtype: str | None = None) -> nn.Module:
     kwargs.update(sizing.fit_widths(name, widths, count, budget, multiple))
   model = _make(factory, kwargs, spec, embed_dim, precision.compute_dtype(dtype))
   backbone = model.backbone if isinstance(model, Embedded) else model
-  backbone.check_input(tuple(spec.input_shape) + ((embed_dim or spec.vocab_size,)
-                                                  if spec.vocab_size else ()))
+  if hasattr(backbone, 'check_input'):  # Optional: check_fits below checks the shapes.
+    backbone.check_input(tuple(spec.input_shape) + ((embed_dim or spec.vocab_size,)
+                                                    if spec.vocab_size else ()))
   check_fits(model, name, spec)
   return model
 

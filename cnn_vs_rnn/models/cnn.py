@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import flax.linen as nn
 
+from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
 from cnn_vs_rnn.models.precision import cast
@@ -15,6 +16,7 @@ def conv_output_length(length: int, kernel: int, stride: int, padding: int) -> i
   return (length + 2 * padding - kernel) // stride + 1
 
 
+@register('cnn1d', widths=('features',))
 class CNN1D(nn.Module):
   """A plain stack of 1D convolutions with ReLU, then a readout.
 

@@ -45,6 +45,7 @@ import jax.numpy as jnp
 from jax import lax
 import flax.linen as nn
 
+from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.precision import cast
 
@@ -246,6 +247,7 @@ class Conv2D(nn.Module):
 # Models.
 
 
+@register('cnn2d', widths=('blocks', 'dense'))
 class ConvStack2D(nn.Module):
   """Blocks of (conv, norm, activation), a pooling after each block, Dense layers.
 
@@ -367,6 +369,7 @@ class ConvBlocks(nn.Module):
     return carry, h
 
 
+@register('vgg', widths=('blocks', 'dense'))
 class VGG(ConvStack2D):
   """VGG-style: blocks of 3x3 SAME convolutions, max-pool 2 after each block."""
   blocks: Sequence[Sequence[int]] = ((32, 32), (64, 64))
@@ -376,6 +379,7 @@ class VGG(ConvStack2D):
   registry_name = 'vgg'
 
 
+@register('lenet', widths=('blocks', 'dense'))
 class LeNet(ConvStack2D):
   """LeNet-5: conv6 5x5 SAME, avgpool, conv16 5x5 VALID, avgpool, 120, 84; tanh."""
   blocks: Sequence[Sequence[int]] = ((6,), (16,))
@@ -423,6 +427,7 @@ def resnet_widths(stage_sizes: Sequence[int], width: int,
   return [width * 2 ** i for i in range(len(stage_sizes))]
 
 
+@register('resnet', widths=('stage_widths',))
 class PreActResNet(nn.Module):
   """Small pre-activation ResNet; (3, 3, 3) with width 16 is ResNet-20's layout."""
   num_outputs: int

@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models import fused_rnn
 from cnn_vs_rnn.models.heads import Readout, time_mask
@@ -248,6 +249,9 @@ class Recurrence(nn.Module):
     return jnp.swapaxes(h_TxBxH, 0, 1), h_TxBxH[-1]
 
 
+@register('elman', widths=('hidden_size',), cell='elman')
+@register('lstm', widths=('hidden_size',), cell='lstm')
+@register('gru', widths=('hidden_size',), cell='gru')
 class RNN(nn.Module):
   """Stacked, optionally bidirectional recurrent network with a readout.
 

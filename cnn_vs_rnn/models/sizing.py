@@ -14,18 +14,8 @@ from typing import Callable
 
 from cnn_vs_rnn.errors import ConfigError
 
-WIDTH_FIELDS = {
-    'cnn1d': ('features',),
-    'cnn2d': ('blocks', 'dense'),
-    'vgg': ('blocks', 'dense'),
-    'lenet': ('blocks', 'dense'),
-    'resnet': ('stage_widths',),
-    'elman': ('hidden_size',),
-    'lstm': ('hidden_size',),
-    'gru': ('hidden_size',),
-    'tcn': ('channels',),
-    'lru': ('d_model', 'd_state'),
-}
+# Model name -> the fields param_budget scales; filled by models.registry.register.
+WIDTH_FIELDS: dict[str, tuple[str, ...]] = {}
 TOLERANCE = 0.05
 
 

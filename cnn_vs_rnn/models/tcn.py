@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import flax.linen as nn
 
+from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
 from cnn_vs_rnn.models.materialize import materialize
@@ -76,6 +77,7 @@ class TemporalBlock(nn.Module):
     return materialize(nn.relu(h + res))
 
 
+@register('tcn', widths=('channels',))
 class TCN(nn.Module):
   """Causal dilated residual 1D CNN with a readout.
 
