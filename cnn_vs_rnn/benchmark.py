@@ -187,6 +187,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
       'steps_per_s': 1.0 / median_s,
       'examples_per_s': batch_size / median_s,
       'num_params': num_params,
+      'receptive_field': models.receptive_field(run.model),
       'flops_per_step': flops,
       'gflops_per_s': None if flops is None else flops / median_s / 1e9,
       'matmul_flops_per_step': mm_flops,

@@ -461,6 +461,9 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
   print(f'Model {config.model.name!r} on {config.data.name!r} '
         f'({dataset.spec.task}, input {dataset.spec.input_shape}), '
         f'{mesh.devices.size} device(s){replicas}:\n{models.summary(one_params)}', flush=True)
+  rf = models.receptive_field(run.model)
+  if rf is not None:
+    print(f'receptive field: {rf} steps (sequence length {dataset.spec.input_shape[0]})')
 
   lead = seed_lead(num_seeds)
   steps_per_loop = config.get('steps_per_loop', 1) if resident is not None else 1
@@ -601,6 +604,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
   final = final_record(config.num_train_steps, final_per_seed, seeds, num_params)
   if best_step is not None:
     final = {'step': final.pop('step'), 'best_step': int(best_step), **final}
+  if rf is not None:
+    final['receptive_field'] = rf
   if parallel.is_primary():
     fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 from typing import Any
 
 import jax
@@ -90,7 +91,33 @@ def build(model_config, spec, dtype: str | None = None) -> nn.Module:
     backbone.check_input(tuple(spec.input_shape) + ((embed_dim or spec.vocab_size,)
                                                     if spec.vocab_size else ()))
   check_fits(model, name, spec)
+  warn_if_blind(backbone, name, spec)
   return model
+
+
+def receptive_field(model: nn.Module) -> int | None:
+  """Input steps one output of a convolutional sequence model sees (None: no such limit)."""
+  backbone = model.backbone if isinstance(model, Embedded) else model
+  rf = getattr(backbone, 'receptive_field', None)
+  return int(rf()) if rf is not None else None
+
+
+def warn_if_blind(backbone: nn.Module, name: str, spec) -> None:
+  """One warning line when a conv model's outputs cannot see the whole sequence.
+
+  Only for the 'last' and per-step ('none') readouts: 'mean', 'max' and
+  'flatten' pool over every position, so together they see every step.
+  """
+  rf = receptive_field(backbone)
+  length = spec.input_shape[0]
+  if rf is None or getattr(backbone, 'pool', None) not in ('last', 'none') or rf >= length:
+    return
+  cover = getattr(backbone, 'levels_to_cover', None)
+  hint = (f'{cover(length)} levels would cover it' if cover is not None else
+          'more layers, larger kernels or strides would widen it')
+  print(f'warning: model {name!r} has a receptive field of {rf} steps, shorter than the '
+        f'sequence length {length}: the first {length - rf} steps never reach an output '
+        f'({hint})', file=sys.stderr, flush=True)
 
 
 # Integer fields that may be 0 (every other integer of a model must be >= 1).

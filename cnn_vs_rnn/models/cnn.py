@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.heads import Readout
+from cnn_vs_rnn.models.heads import Readout, time_mask
 from cnn_vs_rnn.models.precision import cast
 
 
@@ -52,12 +53,26 @@ class CNN1D(nn.Module):
             f'kernel_sizes={tuple(self.kernel_sizes)}, strides={tuple(self.strides)}')
       length = new
 
+  def receptive_field(self) -> int:
+    """Input steps that one output position of the last conv layer sees."""
+    rf, jump = 1, 1
+    for k, s in zip(self.kernel_sizes, self.strides):
+      rf, jump = rf + (k - 1) * jump, jump * s
+    return rf
+
   @nn.compact
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
-    del lengths, train  # Fixed-length inputs; no dropout or normalisation here.
+    """With `lengths`, steps past each sequence's end are zeroed before every
+    convolution (as its zero padding would be), so padding never changes an output."""
+    del train  # No dropout or normalisation here.
     h = cast(x_BxTxC, self.dtype)
+    lengths_B = None if lengths is None else jnp.asarray(lengths, jnp.int32)
     for i, (f, k, s) in enumerate(zip(self.features, self.kernel_sizes, self.strides)):
+      if lengths_B is not None:
+        h = jnp.where(time_mask(lengths_B, h.shape[1])[..., None], h, 0)
       h = nn.Conv(f, (k,), strides=(s,), padding=[(self.padding, self.padding)],
                   dtype=self.dtype, name=f'conv{i}')(h)
       h = nn.relu(h)
-    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h)
+      if lengths_B is not None:
+        lengths_B = jnp.maximum((lengths_B + 2 * self.padding - k) // s + 1, 0)
+    return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B)

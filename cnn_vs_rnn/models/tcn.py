@@ -95,6 +95,13 @@ class TCN(nn.Module):
   def receptive_field(self) -> int:
     return receptive_field(self.kernel_size, len(self.channels))
 
+  def levels_to_cover(self, length: int) -> int:
+    """The fewest levels whose receptive field covers `length` steps."""
+    levels = 1
+    while receptive_field(self.kernel_size, levels) < length:
+      levels += 1
+    return levels
+
   def check_input(self, input_shape):
     if len(input_shape) != 2:
       raise ConfigError(f'tcn takes sequences of shape (T, C), not {tuple(input_shape)}')
