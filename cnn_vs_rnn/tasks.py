@@ -150,4 +150,18 @@ SELECTION = {
 
 def selection(task_name: str) -> tuple[str, str]:
   """(metric, 'max' or 'min') that picks the best step of a `task_name` run."""
-  return SELECTION[task_name]
+  return SELECTION.get(task_name, ('loss', 'min'))
+
+
+def register(name: str, *, selection: tuple[str, str] = ('loss', 'min')):  # pylint: disable=redefined-outer-name
+  """Class decorator: a task kind `name` (datasets name it in DataSpec.task).
+
+  The class has `per_example(outputs, batch) -> (dict of per-example values,
+  count)` with a 'loss' entry, and `derived(means) -> means`; `selection` is
+  the validation metric that picks the best step and 'max' or 'min'.
+  """
+  def wrap(cls):
+    TASKS[name] = cls()
+    SELECTION[name] = tuple(selection)
+    return cls
+  return wrap

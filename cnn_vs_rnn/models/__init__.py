@@ -43,6 +43,11 @@ register('lru', widths=('d_model', 'd_state'))(LRUNet)
 _NOT_FIELDS = {'name', 'parent', 'dtype'}
 
 
+def _has_field(factory, name: str) -> bool:
+  cls = factory.func if isinstance(factory, functools.partial) else factory
+  return any(f.name == name for f in dataclasses.fields(cls))
+
+
 def field_names(factory) -> list[str]:
   cls = factory.func if isinstance(factory, functools.partial) else factory
   fixed = set(factory.keywords) if isinstance(factory, functools.partial) else set()
@@ -141,7 +146,9 @@ def check_sizes(name: str, fields: dict) -> None:
 
 
 def _make(factory, kwargs: dict, spec, embed_dim: int, dtype=None) -> nn.Module:
-  model = factory(num_outputs=spec.num_outputs, dtype=dtype, **kwargs)
+  if _has_field(factory, 'dtype'):  # A model without a dtype field computes as it likes.
+    kwargs = {**kwargs, 'dtype': dtype}
+  model = factory(num_outputs=spec.num_outputs, **kwargs)
   return Embedded(spec.vocab_size, embed_dim, model, dtype) if spec.vocab_size else model
 
 
