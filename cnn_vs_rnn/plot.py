@@ -258,7 +258,9 @@ def results_figure(series: list[Series], metric: str, x: str, kind: str = 'auto'
   fig, (ax,) = new_figure()
   if kind == 'line':
     for s in series:
-      ax.errorbar(s.x, s.mean, yerr=s.std, marker='o', capsize=3, label=s.label or None)
+      ax.errorbar(np.asarray(s.x, np.float64), np.asarray(s.mean, np.float64),
+                  yerr=np.asarray(s.std, np.float64), marker='o', capsize=3,
+                  label=s.label or None)
     ax.set_xscale('log' if logx else 'linear')
   else:
     categories = list(dict.fromkeys(v for s in series for v in s.x))
