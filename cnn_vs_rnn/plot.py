@@ -270,7 +270,10 @@ def results_figure(series: list[Series], metric: str, x: str, kind: str = 'auto'
     for j, s in enumerate(series):
       pos = [categories.index(v) - 0.4 + width * (j + 0.5) for v in s.x]
       ax.bar(pos, s.mean, width, yerr=s.std, capsize=3, label=s.label or None)
-    ax.set_xticks(range(len(categories)), [f'{v:g}' if numeric else v for v in categories])
+    names = [f'{v:g}' if numeric else v for v in categories]
+    long = sum(len(n) for n in names) > 40  # Would overlap: slant them.
+    ax.set_xticks(range(len(categories)), names, rotation=30 if long else 0,
+                  ha='right' if long else 'center')
   ax.set_xlabel(x)
   ax.set_ylabel(metric)
   ax.set_yscale('log' if logy else 'linear')
