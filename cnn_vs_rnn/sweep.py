@@ -22,8 +22,9 @@ a subprocess with its output in WORKDIR/train.log and its wall time in
 WORKDIR/sweep_run.json; a failed run is reported and the sweep goes on.
 
 Writes DIR/results.json (a record per grid point: config, overrides, workdir,
-num_params, every final metric's per-seed values, mean and std, wall time)
-and DIR/results.md (mean ± std, sample std with ddof=1, a row per point).
+num_params, every final metric's per-seed values, mean and std, and the wall
+seconds of its runs' subprocesses, every attempt added up) and DIR/results.md
+(mean ± std, sample std with ddof=1, a row per point).
 
 Exit codes: 0 every run finished; 1 a run failed; 2 bad input (nothing runs);
 130/143 stopped by SIGINT/SIGTERM (the run in flight checkpoints: rerun the
@@ -56,6 +57,7 @@ OPEN, CLOSE = '([{', ')]}'
 NOT_METRICS = frozenset({'step', 'num_params', 'num_seeds', 'seeds', 'per_seed', 'mean',
                          'std'})
 LOG, RECORD, FINAL = 'train.log', 'sweep_run.json', 'final_metrics.json'
+STOPPED = (130, 143)  # Exit codes of a run stopped by SIGINT / SIGTERM.
 
 
 # ---------------------------------------------------------------------------
@@ -247,6 +249,8 @@ def plan(args) -> list[Point]:
     raise ConfigError(f'key {repeated[0]!r} is given more than once (--set, --grid, --zip)')
   if 'num_seeds' in keys:
     raise ConfigError('num_seeds is set by the sweep: use --seeds N')
+  if os.path.exists(args.out) and not os.path.isdir(args.out):
+    raise ConfigError(f'--out {args.out!r} is a file; pass a directory (new or of a sweep)')
   points = []
   for path in configs:
     config = load_config(path)
@@ -378,8 +382,8 @@ def point_record(point: Point, codes: dict) -> dict:
   for final in finals:
     for k, v in per_seed_values(final).items():
       values.setdefault(k, []).extend(v)
-  failed = any(r['exit_code'] not in (0, None) for r in runs)
-  status = 'ok' if len(finals) == len(point.runs) else 'failed' if failed else 'not run'
+  status = 'ok' if len(finals) == len(point.runs) else run_status(
+      [r['exit_code'] for r in runs])
   return {
       'name': point.name, 'config': point.config, 'grid': point.grid,
       'overrides': point.overrides, 'workdir': point.workdir, 'status': status,
@@ -388,6 +392,13 @@ def point_record(point: Point, codes: dict) -> dict:
       'metrics': {k: seed_stats(v) for k, v in sorted(values.items())},
       'wall_s': sum(walls) if walls and None not in walls else None,
       'runs': runs}
+
+
+def run_status(codes: list) -> str:
+  """'failed' if a run failed, 'stopped' if one was stopped by a signal, else 'not run'."""
+  if any(c not in (0, None, *STOPPED) for c in codes):
+    return 'failed'
+  return 'stopped' if any(c in STOPPED for c in codes) else 'not run'
 
 
 def format_mean_std(stats: dict | None, digits: int = 3) -> str:
@@ -499,9 +510,10 @@ def sweep(argv: list[str]) -> int:
     if code == 0:
       print(f'{prefix}: done in {wall:.1f}s', flush=True)
     else:
-      print(f'{prefix}: FAILED (exit {code}): {last_error(run.workdir)}', file=sys.stderr,
+      what = 'stopped' if code in STOPPED else 'FAILED'
+      print(f'{prefix}: {what} (exit {code}): {last_error(run.workdir)}', file=sys.stderr,
             flush=True)
-    if signals.signum or code in (130, 143):
+    if signals.signum or code in STOPPED:
       stopped = 128 + signals.signum if signals.signum else code
       print('sweep stopped by a signal; rerun the same command to resume', file=sys.stderr)
       break

@@ -130,9 +130,9 @@ def test_seed_runs_crash_and_resume(tmp_path, mnist1d):
   workdir without final_metrics.json resumes from its checkpoint on the next call."""
   del mnist1d
   out = str(tmp_path / 'sweep')
-  argv = ['--out', out, '--configs', CNN, '--grid', 'optim.learning_rate=-1,1e-2',
-          '--seeds', '2', '--seed-runs', '--metric', 'eval/accuracy', *TINY]
-  first = run_module('cnn_vs_rnn.sweep', *argv)
+  argv = ['--out', out, '--configs', CNN, '--seeds', '2', '--seed-runs',
+          '--metric', 'eval/accuracy', *TINY]
+  first = run_module('cnn_vs_rnn.sweep', '--grid', 'optim.learning_rate=-1,1e-2', *argv)
   assert first.returncode == 1, first.stdout + first.stderr
   assert 'FAILED (exit 2): error: optim.learning_rate=-1' in first.stderr
   bad, good = read_json(os.path.join(out, 'results.json'))['points']
@@ -158,10 +158,12 @@ def test_seed_runs_crash_and_resume(tmp_path, mnist1d):
 
   os.remove(os.path.join(runs[1], 'final_metrics.json'))  # As if killed before the end.
   kept = os.stat(os.path.join(runs[0], 'metrics.jsonl')).st_mtime_ns
-  second = run_module('cnn_vs_rnn.sweep', *argv)
-  assert second.returncode == 1
-  assert '[3/4] ' in second.stdout and 'skipped' in second.stdout.split('[3/4] ')[1]
-  assert 'resuming' in second.stdout.split('[4/4] ')[1]
+  # A point keeps its workdir when the grid's other values change.
+  second = run_module('cnn_vs_rnn.sweep', '--grid', 'optim.learning_rate=1e-2', *argv)
+  assert second.returncode == 0, second.stdout + second.stderr
+  assert 'skipped' in second.stdout.split('[1/2] ')[1].splitlines()[0]
+  assert 'resuming' in second.stdout.split('[2/2] ')[1].splitlines()[0]
+  assert read_json(os.path.join(out, 'results.json'))['points'][0]['workdir'] == good['workdir']
   assert os.stat(os.path.join(runs[0], 'metrics.jsonl')).st_mtime_ns == kept
   with open(os.path.join(runs[1], 'train.log')) as f:
     log = f.read()
@@ -201,6 +203,12 @@ def test_grid_points_product_zip_and_value_splitting():
   assert sweep.grid_points([], []) == [{}]
   with pytest.raises(ConfigError, match='unbalanced'):
     sweep.split_values('1),(2')
+
+
+def test_point_status_from_exit_codes():
+  assert sweep.run_status([2, 130]) == 'failed'
+  assert sweep.run_status([0, 143]) == 'stopped'
+  assert sweep.run_status([None, None]) == 'not run'
 
 
 def test_workdir_names_are_readable_and_unique():
