@@ -165,7 +165,7 @@ class Point:
   name: str
   config: str
   grid: dict  # The grid and zip values of this point.
-  overrides: dict  # Everything passed as --config.KEY=VALUE but the seed axis.
+  overrides: dict  # Every --config.KEY=VALUE of its runs (but the seed of --seed-runs).
   workdir: str
   runs: list[Run]
 
@@ -210,6 +210,12 @@ def base_seed(config, overrides: dict) -> int:
     raise ConfigError(f'seed={show(value)} must be an integer') from None
 
 
+def seed_run(config: str, point_dir: str, overrides: dict, seed: int) -> Run:
+  """One of a --seed-runs point's runs: POINT_DIR/seed_S with config.seed = S."""
+  workdir = os.path.join(point_dir, f'seed_{seed}')
+  return Run(workdir, train_argv(config, workdir, {**overrides, 'seed': str(seed)}), [seed])
+
+
 def plan_point(config_path: str, config, grid: dict, common: dict, out: str,
                num_seeds: int, seed_runs: bool) -> Point:
   """A grid point: one run of num_seeds replicas, or num_seeds runs of one seed."""
@@ -219,9 +225,7 @@ def plan_point(config_path: str, config, grid: dict, common: dict, out: str,
   if seed_runs:
     name = point_name(config_path, grid, overrides)
     workdir = os.path.join(out, name)
-    runs = [Run(os.path.join(workdir, f'seed_{s}'), [], [s]) for s in seeds]
-    for run in runs:
-      run.argv = train_argv(config_path, run.workdir, {**overrides, 'seed': str(run.seeds[0])})
+    runs = [seed_run(config_path, workdir, overrides, s) for s in seeds]
   else:
     overrides = {**overrides, 'num_seeds': str(num_seeds)}
     name = point_name(config_path, grid, overrides)
@@ -473,7 +477,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help='Keys that step together: one more axis (repeatable).')
   parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
                       help='An override of every run (repeatable).')
-  parser.add_argument('--seeds', type=int, default=1,
+  parser.add_argument('--seeds', type=int, default=1, metavar='N',
                       help='Seeds per grid point: seed .. seed + N - 1 (default 1).')
   parser.add_argument('--seed-runs', action='store_true',
                       help='Train the seeds as separate runs, not replicas of one program.')
