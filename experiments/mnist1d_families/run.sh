@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Trains every family on MNIST-1D at about 5k parameters, seeds 0-2 as three
-# replicas of one program (num_seeds=3) with 100 steps per compiled call, then
-# prints the table of README.md. Usage (from the repository root):
-#   bash experiments/mnist1d_families/run.sh [RUNS_DIR] [--config.KEY=VALUE ...]
+# replicas of one program (num_seeds=3) with 100 steps per compiled call, in one
+# sweep (python -m cnn_vs_rnn.sweep: finished runs are skipped, unfinished ones
+# resume), then draws RUNS_DIR/accuracy.png and prints the table of README.md.
+# Usage (from the repository root):
+#   bash experiments/mnist1d_families/run.sh [RUNS_DIR] [SWEEP ARGS...]
+# e.g. a quick check: bash experiments/mnist1d_families/run.sh /tmp/families --set num_train_steps=20
 set -euo pipefail
 runs=${1:-runs/mnist1d_families}
 shift $(( $# > 0 ? 1 : 0 ))
 python=${PYTHON:-python}
 [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && python=.venv/bin/python
-for family in cnn tcn gru lstm elman lru; do
-  workdir="$runs/$family"
-  [ -f "$workdir/final_metrics.json" ] && continue
-  mkdir -p "$runs"
-  start=$("$python" -c 'import time; print(time.time())')
-  "$python" -m cnn_vs_rnn.train --config "configs/mnist1d_$family.py" --workdir "$workdir" \
-    --config.num_seeds=3 --config.steps_per_loop=100 "$@" > "$workdir.log" 2>&1
-  "$python" -c "import time; print(time.time() - $start)" > "$workdir.time"
-done
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # This checkout's cnn_vs_rnn, also in summarize.py.
+configs=$(printf 'configs/mnist1d_%s.py,' cnn tcn gru lstm elman lru)
+status=0
+"$python" -m cnn_vs_rnn.sweep --out "$runs" --configs "${configs%,}" --seeds 3 \
+  --set steps_per_loop=100 --metric eval/accuracy "$@" || status=$?
+case $status in 0|1) ;; *) exit $status ;; esac  # 2: bad input; 130/143: stopped.
+"$python" -m cnn_vs_rnn.plot results "$runs" --metric eval/accuracy --x config --kind bar \
+  --title 'MNIST-1D, about 5k parameters: mean ± std over 3 seeds' --out "$runs/accuracy.png"
 "$python" experiments/mnist1d_families/summarize.py "$runs"
+exit $status

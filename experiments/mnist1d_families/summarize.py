@@ -1,42 +1,38 @@
-"""Prints the MNIST-1D family table from the runs of run.sh (final_metrics.json per family).
+"""Prints the MNIST-1D family table of README.md from run.sh's sweep (RUNS_DIR/results.json).
 
-A run with num_seeds > 1 holds every seed's result in `per_seed`; a directory
-of single-seed runs named FAMILY_seedS is read too.
+The numbers are those of the sweep's results.md (python -m cnn_vs_rnn.sweep);
+this adds the published references and names the rows by family.
 """
 
-import glob
-import json
 import os
-import statistics
 import sys
+
+from cnn_vs_rnn import fileio, sweep
 
 PUBLISHED = {'cnn': '94% (5,210 params)', 'gru': '91% (5,134 params)'}
 
 
-def results(runs: str) -> dict:
-  """family -> (accuracies, params, wall seconds of all its seeds)."""
-  rows = {}
-  for path in sorted(glob.glob(os.path.join(runs, '*', 'final_metrics.json'))):
-    run = os.path.dirname(path)
-    family = os.path.basename(run).rsplit('_seed', 1)[0]
-    with open(path) as f:
-      final = json.load(f)
-    seconds = float(open(run + '.time').read()) if os.path.exists(run + '.time') else 0.0
-    accs = final.get('per_seed', {}).get('eval/accuracy', [final['eval/accuracy']])
-    old = rows.get(family, ([], final['num_params'], 0.0))
-    rows[family] = (old[0] + accs, final['num_params'], old[2] + seconds)
-  return rows
+def family(point: dict) -> str:
+  return os.path.splitext(os.path.basename(point['config']))[0].removeprefix('mnist1d_')
+
+
+def table(points: list[dict]) -> str:
+  lines = ['| family | params | eval accuracy (mean ± std over seeds) | seeds | wall s | '
+           'published |', '|---|---|---|---|---|---|']
+  for p in points:
+    params = f'{p["num_params"]:,}' if p['num_params'] is not None else '–'
+    wall = f'{p["wall_s"]:.0f}' if p['wall_s'] is not None else '–'
+    accuracy = sweep.format_mean_std(p['metrics'].get('eval/accuracy'))
+    lines.append(f'| {family(p)} | {params} | {accuracy} | {len(p["seeds"])} | {wall} | '
+                 f'{PUBLISHED.get(family(p), "")} |')
+  return '\n'.join(lines)
 
 
 def main(runs: str) -> None:
-  rows = results(runs)
-  print('| family | params | eval accuracy (mean ± std over seeds) | seeds | wall s, all seeds | published |')
-  print('|---|---|---|---|---|---|')
-  for family, (accs, params, seconds) in rows.items():
-    std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-    print(f'| {family} | {params:,} | {statistics.mean(accs):.3f} ± {std:.3f} | '
-          f'{len(accs)} | {seconds:.0f} | {PUBLISHED.get(family, "")} |')
-  print(f'\ntotal wall time: {sum(s for _, _, s in rows.values()):.0f} s')
+  points = fileio.read_json(os.path.join(runs, 'results.json'))['points']
+  print(table(points))
+  total = sum(p['wall_s'] or 0.0 for p in points)
+  print(f'\ntotal wall time: {total:.0f} s')
 
 
 if __name__ == '__main__':
