@@ -54,8 +54,8 @@ from cnn_vs_rnn.errors import ConfigError, run_command, show
 KEY_RE = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*')
 OPEN, CLOSE = '([{', ')]}'
 # Keys of final_metrics.json that are not metrics.
-NOT_METRICS = frozenset({'step', 'num_params', 'num_seeds', 'seeds', 'per_seed', 'mean',
-                         'std'})
+NOT_METRICS = frozenset({'step', 'best_step', 'receptive_field', 'num_params', 'num_seeds',
+                         'seeds', 'per_seed', 'mean', 'std'})
 LOG, RECORD, FINAL = 'train.log', 'sweep_run.json', 'final_metrics.json'
 STOPPED = (130, 143)  # Exit codes of a run stopped by SIGINT / SIGTERM.
 
@@ -393,6 +393,8 @@ def point_record(point: Point, codes: dict) -> dict:
       'overrides': point.overrides, 'workdir': point.workdir, 'status': status,
       'seeds': seeds, 'num_params': finals[0]['num_params'] if finals else None,
       'step': finals[0]['step'] if finals else None,
+      'best_step': [f.get('best_step') for f in finals],
+      'receptive_field': finals[0].get('receptive_field') if finals else None,
       'metrics': {k: seed_stats(v) for k, v in sorted(values.items())},
       'wall_s': sum(walls) if walls and None not in walls else None,
       'runs': runs}
