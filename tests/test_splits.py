@@ -65,7 +65,7 @@ def pools_of(name):
 
 def test_every_registered_dataset_is_covered():
   offline = set(data.DATASETS) - set(tfds_fakes.REAL)
-  assert {'mnist1d', 'adding', 'synthetic'} <= offline
+  assert {'mnist1d', 'adding', 'mnist_5k', 'sunspots', 'co2', 'synthetic'} <= offline
   assert set(tfds_fakes.REAL) <= set(data.DATASETS)
 
 
@@ -87,7 +87,8 @@ def test_three_disjoint_splits_and_a_fixed_validation_carve_out(name, tmp_path):
 
 # (dataset, whether its inputs do not depend on the train split's statistics)
 @pytest.mark.parametrize('name,fixed_scaling', [('mnist1d', True), ('digits', True),
-                                                ('mnist', True)])
+                                                ('mnist', True), ('mnist_5k', False),
+                                                ('sunspots', False)])
 def test_validation_fraction_zero_keeps_train_whole(name, fixed_scaling, tmp_path):
   carved = load(name, str(tmp_path))
   whole = load(name, str(tmp_path), validation_fraction=0)

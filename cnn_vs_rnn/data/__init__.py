@@ -145,3 +145,5 @@ def synthetic(data_config) -> Dataset:
 from cnn_vs_rnn.data import offline  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 # Registers the real datasets read by their TFDS names (mnist, imdb_reviews, ...).
 from cnn_vs_rnn.data import tfds_sources  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the real data that packages ship (mnist_5k, sunspots, co2).
+from cnn_vs_rnn.data import bundled  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
