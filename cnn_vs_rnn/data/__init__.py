@@ -4,7 +4,7 @@ A loader takes the data config and returns a `Dataset`: a `DataSpec` that
 tells models and tasks the shapes, and its splits as dicts of NumPy arrays
 with keys `inputs` and `targets`. Every dataset has the splits 'train',
 'validation' and 'test' (splits.py says where each validation split comes
-from).
+from); baselines.py computes trivial baselines of a split.
 """
 
 from __future__ import annotations

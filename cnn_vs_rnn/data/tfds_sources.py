@@ -278,7 +278,7 @@ def bucketed(split: dict[str, np.ndarray], buckets: tuple[int, ...]) -> MappedSo
   def inputs_length(batch_indices: np.ndarray) -> int:
     return bucket_length(int(split['lengths'][batch_indices].max(initial=1)), buckets)
 
-  return MappedSource(Rows(split), to_arrays, inputs_length)
+  return MappedSource(Rows(split), to_arrays, inputs_length, targets=split['targets'])
 
 
 @register('imdb_reviews')
