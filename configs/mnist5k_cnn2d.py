@@ -5,8 +5,10 @@ the same images as configs/mnist5k_lstm_rows.py and configs/mnist5k_tcn_pixels.p
 
   python -m cnn_vs_rnn.train --config configs/mnist5k_cnn2d.py --workdir runs/mnist5k_cnn2d
 
-Expected: to be measured (eval/accuracy on the validation split; add
---config.data.eval_split=test for the test split). The majority-class
+Expected (measured, one seed: seed 0, on a 2-core CPU, about 2 minutes; 406,922
+parameters): eval/accuracy 0.9675 on the 400 validation digits (the default
+data.eval_split), 0.969 on the 1,000 test digits (python -m
+cnn_vs_rnn.evaluate --workdir DIR --split test). The majority-class
 baseline is 0.1025 on validation, 0.080 on test.
 """
 

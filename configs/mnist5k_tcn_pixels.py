@@ -7,8 +7,10 @@ permuted task). Eight levels, kernel 7: receptive field 1 + 2*6*255 = 3061
 
   python -m cnn_vs_rnn.train --config configs/mnist5k_tcn_pixels.py --workdir runs/mnist5k_tcn_pixels
 
-Expected: to be measured (eval/accuracy on the validation split; add
---config.data.eval_split=test for the test split). The majority-class
+Expected (measured, one seed: seed 0, on a 2-core CPU, about 4 minutes; 27,706
+parameters): eval/accuracy 0.950 on the 400 validation digits (the default
+data.eval_split), 0.941 on the 1,000 test digits (python -m
+cnn_vs_rnn.evaluate --workdir DIR --split test). The majority-class
 baseline is 0.1025 on validation, 0.080 on test.
 """
 

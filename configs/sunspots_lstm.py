@@ -12,8 +12,13 @@ Baselines on the same windows (python -m cnn_vs_rnn.data.baselines --config
 configs/sunspots_lstm.py --ar_order 9): validation / test MSE of the train
 mean 0.922 / 3.095, persistence 0.460 / 0.947, least-squares AR(9) 0.165 / 0.335.
 
-Expected: to be measured (eval/mse on the validation split; add
---config.data.eval_split=test for the test split).
+Expected (measured, one seed: seed 0, 1,233 parameters, 5 seconds on a
+2-core CPU): eval/mse 0.108 on validation (the default data.eval_split),
+0.398 on test (python -m cnn_vs_rnn.evaluate --workdir DIR --split test):
+better than AR(9) on validation, worse on test. The steps (500) and the
+width (16) were chosen on the validation split among 2000 steps x 32 units
+(validation 0.469: it overfits after ~250 steps), 300 x 32 (0.117) and
+1000 x 8 (0.127), one seed each.
 """
 
 from cnn_vs_rnn import configlib
@@ -21,10 +26,10 @@ from cnn_vs_rnn import configlib
 
 def get_config():
   c = configlib.base_config()
-  c.num_train_steps = 2000
+  c.num_train_steps = 500
   c.log_every_steps = 100
-  c.eval_every_steps = 250
-  c.checkpoint_every_steps = 1000
+  c.eval_every_steps = 100
+  c.checkpoint_every_steps = 500
 
   c.data.name = 'sunspots'
   c.data.window = 20
@@ -33,7 +38,7 @@ def get_config():
   c.data.eval_batch_size = 64
 
   c.model.name = 'lstm'
-  c.model.hidden_size = 32
+  c.model.hidden_size = 16
   c.model.num_layers = 1
   c.model.pool = 'last'
 

@@ -9,8 +9,12 @@ Baselines (python -m cnn_vs_rnn.data.baselines --config configs/sunspots_tcn.py
 --ar_order 9): validation / test MSE of the train mean 0.922 / 3.095,
 persistence 0.460 / 0.947, least-squares AR(9) 0.165 / 0.335.
 
-Expected: to be measured (eval/mse on the validation split; add
---config.data.eval_split=test for the test split).
+Expected (measured, one seed: seed 0, 1,105 parameters, 8 seconds on a
+2-core CPU): eval/mse 0.133 on validation (the default data.eval_split),
+0.350 on test (python -m cnn_vs_rnn.evaluate --workdir DIR --split test):
+better than AR(9) on validation, about equal on test. The steps (500) and
+channels (8) were chosen on the validation split among 2000 steps x 16
+channels (validation 0.145), 750 x 16 (0.151), one seed each.
 """
 
 from cnn_vs_rnn import configlib
@@ -18,10 +22,10 @@ from cnn_vs_rnn import configlib
 
 def get_config():
   c = configlib.base_config()
-  c.num_train_steps = 2000
+  c.num_train_steps = 500
   c.log_every_steps = 100
-  c.eval_every_steps = 250
-  c.checkpoint_every_steps = 1000
+  c.eval_every_steps = 100
+  c.checkpoint_every_steps = 500
 
   c.data.name = 'sunspots'
   c.data.window = 20
@@ -30,7 +34,7 @@ def get_config():
   c.data.eval_batch_size = 64
 
   c.model.name = 'tcn'
-  c.model.channels = (16, 16, 16)
+  c.model.channels = (8, 8, 8)
   c.model.kernel_size = 3
   c.model.dropout = 0.1
   c.model.weight_norm = True
