@@ -58,7 +58,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.batch_size = 128
   # 0 means: the same as batch_size.
   c.data.eval_batch_size = 0
-  c.data.eval_split = 'test'
+  # The split evaluated during training and in final_metrics.json: 'validation'
+  # (every dataset has one; data/splits.py) for model selection; 'test' for a
+  # final report.
+  c.data.eval_split = 'validation'
   # Hold an in-memory train split whole on the devices and gather batches there.
   c.data.device_resident = True
 

@@ -17,8 +17,15 @@ def test_mnist1d_matches_the_reference_generator(mnist1d):
   ref = make_dataset(get_dataset_args())
   assert mnist1d.spec.input_shape == (40, 1)
   train, test = mnist1d.split('train'), mnist1d.split('test')
-  assert num_examples(train) == 4000 and num_examples(test) == 1000
-  np.testing.assert_array_equal(train['inputs'][..., 0], ref['x'].astype(np.float32))
+  validation = mnist1d.split('validation')
+  assert num_examples(train) == 3600 and num_examples(validation) == 400
+  assert num_examples(test) == 1000
+  # Train and validation together are the reference's 4000 train examples.
+  joined = np.concatenate([train['inputs'], validation['inputs']])[..., 0]
+  order = np.lexsort(joined.T)
+  np.testing.assert_array_equal(joined[order], np.asarray(ref['x'], np.float32)[
+      np.lexsort(np.asarray(ref['x'], np.float32).T)])
+  np.testing.assert_array_equal(test['inputs'][..., 0], ref['x_test'].astype(np.float32))
   np.testing.assert_array_equal(test['targets'], ref['y_test'])
 
 

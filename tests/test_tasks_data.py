@@ -119,7 +119,8 @@ def test_digits_and_permuted_mnist1d(mnist1d):
   digits = load(name='digits')
   assert digits.spec.input_shape == (8, 8, 1)
   train_x = digits.split('train')['inputs']
-  assert len(train_x) == 1437 and len(digits.split('test')['inputs']) == 360
+  assert len(train_x) == 1293 and len(digits.split('validation')['inputs']) == 144
+  assert len(digits.split('test')['inputs']) == 360
   assert 0.0 <= train_x.min() and train_x.max() <= 1.0
   shuffled = load(name='mnist1d', view='permuted', permutation_seed=0)
   perm = np.random.default_rng(0).permutation(40)
@@ -140,7 +141,8 @@ def test_keywords_are_balanced_and_separable():
   kw = load(name='keywords', num_mels=40)
   frames = kw.spec.input_shape[0]
   assert kw.spec.input_shape == (frames, 40) and 90 <= frames <= 101
-  np.testing.assert_array_equal(np.bincount(kw.split('train')['targets']), 300)
+  train_and_validation = np.concatenate([kw.split(s)['targets'] for s in ('train', 'validation')])
+  np.testing.assert_array_equal(np.bincount(train_and_validation), 300)
   np.testing.assert_array_equal(np.bincount(kw.split('test')['targets']), 60)
   # 'clean': the time-averaged spectrum alone is far above chance (0.1).
   clean = nearest_class_mean_accuracy(kw)
@@ -192,7 +194,7 @@ def test_evaluate_reproduces_final_metrics(tmp_path, mnist1d):
   config = tiny(configlib.load_config_file(os.path.join(CONFIG_DIR, 'mnist1d_gru.py')))
   workdir = str(tmp_path / 'run')
   final = train.train_and_evaluate(config, workdir)
-  got = evaluate.evaluate_workdir(workdir, 'test')
+  got = evaluate.evaluate_workdir(workdir, config.data.eval_split)  # 'validation'
   assert got['step'] == final['step']
   assert got['eval/accuracy'] == final['eval/accuracy']
   assert got['eval/loss'] == pytest.approx(final['eval/loss'], rel=1e-6)

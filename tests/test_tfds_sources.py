@@ -71,7 +71,8 @@ def test_images_are_standardised_float32_with_int32_labels(name, shape):
            for i in range(6)]
   assert dataset.spec == data.DataSpec(input_shape=shape, task='classification',
                                        num_outputs=10)
-  assert set(dataset.splits) == {'train', 'test'}
+  assert set(dataset.splits) == {'train', 'validation', 'test'}  # validation: 1 of 6 train
+  assert [len(dataset.split(s)['targets']) for s in ('train', 'validation')] == [5, 1]
   test = dataset.split('test')
   assert test['inputs'].shape == (6,) + shape and test['inputs'].dtype == np.float32
   assert test['targets'].dtype == np.int32
@@ -91,7 +92,7 @@ def test_image_views_give_row_pixel_and_permuted_sequences():
   assert rows.spec.input_shape == (28, 28)
   assert pixels.spec.input_shape == (784, 1) == permuted.spec.input_shape
   np.testing.assert_array_equal(rows.split('train')['inputs'], images[..., 0])
-  flat = images.reshape(4, 784, 1)
+  flat = images.reshape(len(images), 784, 1)  # 3 of the 4: one is validation
   np.testing.assert_array_equal(pixels.split('train')['inputs'], flat)
   perm = np.random.default_rng(3).permutation(784)
   np.testing.assert_array_equal(permuted.split('train')['inputs'], flat[:, perm])
@@ -113,7 +114,7 @@ def imdb_records():
 def test_word_vocabulary_is_built_from_the_train_split_only():
   with mocked_records(imdb_records()):
     dataset = data.load(data_config(name='imdb_reviews', tokenizer='word', vocab_size=3,
-                                    max_len=6))
+                                    max_len=6, validation_fraction=0))
   # Train counts: good 4, bad 3, movie/great/acting/plot/ending/awful 1.
   vocab = tfds_sources.build_vocab(TRAIN_TEXTS, 3)
   assert vocab == {'good': 2, 'bad': 3, 'acting': 4}  # ties alphabetically
@@ -133,7 +134,8 @@ def test_byte_tokens_shift_utf8_bytes_by_one():
   records = {'train': [{'text': 'héllo'.encode(), 'label': 0}],
              'test': [{'text': b'ab', 'label': 1}]}
   with mocked_records(records):
-    dataset = data.load(data_config(name='imdb_reviews', tokenizer='byte', max_len=4))
+    dataset = data.load(data_config(name='imdb_reviews', tokenizer='byte', max_len=4,
+                                    validation_fraction=0))
   assert dataset.spec.vocab_size == 257
   np.testing.assert_array_equal(dataset.split('train')['inputs'][0],
                                 np.frombuffer('héllo'.encode(), np.uint8)[:4] + 1)

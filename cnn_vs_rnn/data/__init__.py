@@ -2,7 +2,9 @@
 
 A loader takes the data config and returns a `Dataset`: a `DataSpec` that
 tells models and tasks the shapes, and its splits as dicts of NumPy arrays
-with keys `inputs` and `targets`.
+with keys `inputs` and `targets`. Every dataset has the splits 'train',
+'validation' and 'test' (splits.py says where each validation split comes
+from); baselines.py computes trivial baselines of a split.
 """
 
 from __future__ import annotations
@@ -113,10 +115,13 @@ def synthetic(data_config) -> Dataset:
   """Random inputs and labels of any shape, offline: for benchmarks and tests.
 
   config.data: `shape` (one example, (T, C) or (H, W, C)), `num_classes`,
-  `num_examples` (train; test has num_examples // 4, at least 1) and an
-  optional `seed` (default 0). The train split draws its inputs first, then
-  its labels, from default_rng(seed), as torch_reference.py's make_data does,
-  so with num_examples equal to the batch size it holds that exact batch.
+  `num_examples` (train; validation and test have num_examples // 4, at
+  least 1) and an optional `seed` (default 0). The train split draws its
+  inputs first, then its labels, from default_rng(seed), as
+  torch_reference.py's make_data does, so with num_examples equal to the
+  batch size it holds that exact batch. Validation and test are independent
+  draws (seeds [seed, 2] and [seed, 1]), not carved from train: random
+  inputs are never equal.
   """
   shape = tuple(data_config.get('shape', ()))
   num_classes = data_config.get('num_classes', 0)
@@ -130,6 +135,7 @@ def synthetic(data_config) -> Dataset:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
       raise ConfigError(f'data.{key}={value!r} must be an integer >= {low}')
   splits = {'train': synthetic_split_BxS(shape, num_classes, n, seed),
+            'validation': synthetic_split_BxS(shape, num_classes, max(n // 4, 1), [seed, 2]),
             'test': synthetic_split_BxS(shape, num_classes, max(n // 4, 1), [seed, 1])}
   return Dataset(DataSpec(input_shape=shape, task='classification',
                           num_outputs=num_classes), splits)
@@ -139,3 +145,5 @@ def synthetic(data_config) -> Dataset:
 from cnn_vs_rnn.data import offline  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 # Registers the real datasets read by their TFDS names (mnist, imdb_reviews, ...).
 from cnn_vs_rnn.data import tfds_sources  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the real data that packages ship (mnist_5k, sunspots, co2).
+from cnn_vs_rnn.data import bundled  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import

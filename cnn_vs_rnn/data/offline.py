@@ -1,7 +1,9 @@
 """Loaders for the datasets the package generates itself (cnn_vs_rnn.data.procedural).
 
 Each is built into data_dir as ArrayRecord files on first use, read back
-through TFDS's data source (no TensorFlow), and held in memory.
+through TFDS's data source (no TensorFlow), and held in memory. Splits:
+train / validation / test, validation carved as splits.py describes
+(`data.validation_fraction`, default 0.1; 0 = no validation split).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import numpy as np
 from cnn_vs_rnn.data import (DataSpec, Dataset, positive_field, prepared_builder, read_all,
                              register)
 from cnn_vs_rnn.data import procedural
+from cnn_vs_rnn.data.splits import validation_fraction
 from cnn_vs_rnn.errors import ConfigError, choose
 
 
@@ -20,11 +23,12 @@ def _read_splits(builder) -> dict[str, dict[str, np.ndarray]]:
 
 @register('mnist1d')
 def mnist1d(data_config) -> Dataset:
-  """MNIST-1D, 4000 train / 1000 test sequences of length 40, 10 classes."""
+  """MNIST-1D, 4000 train (3600 + 400 validation) / 1000 test sequences of length 40."""
+  config = procedural.mnist1d_config(validation_fraction(data_config))
   splits = {name: {'inputs': rec['x'].astype(np.float32)[..., None],
                    'targets': rec['label'].astype(np.int32)}
-            for name, rec in _read_splits(prepared_builder(procedural.Mnist1d,
-                                                           data_config)).items()}
+            for name, rec in _read_splits(prepared_builder(procedural.Mnist1d, data_config,
+                                                           config=config)).items()}
   return Dataset(DataSpec(input_shape=(40, 1), task='classification', num_outputs=10), splits)
 
 
@@ -33,7 +37,8 @@ def adding(data_config) -> Dataset:
   """Adding problem of length data.seq_len (regression; predicting 1 gives MSE 1/6)."""
   T = positive_field(data_config, 'seq_len', 200)
   config = procedural.sequence_config(T, positive_field(data_config, 'num_train', 50_000),
-                                      positive_field(data_config, 'num_test', 1_000))
+                                      positive_field(data_config, 'num_test', 1_000),
+                                      validation_fraction(data_config))
   builder = prepared_builder(procedural.AddingProblem, data_config, config=config)
   splits = {name: {'inputs': rec['x'].astype(np.float32),
                    'targets': rec['y'].astype(np.float32)[:, None]}
@@ -46,7 +51,8 @@ def copy_memory(data_config) -> Dataset:
   """Copy memory with T = data.seq_len blanks: tokens 0..9, per-step targets."""
   T = positive_field(data_config, 'seq_len', 100)
   config = procedural.sequence_config(T, positive_field(data_config, 'num_train', 10_000),
-                                      positive_field(data_config, 'num_test', 1_000))
+                                      positive_field(data_config, 'num_test', 1_000),
+                                      validation_fraction(data_config))
   builder = prepared_builder(procedural.CopyMemory, data_config, config=config)
   splits = {name: {'inputs': rec['x'].astype(np.int32), 'targets': rec['y'].astype(np.int32)}
             for name, rec in _read_splits(builder).items()}
@@ -59,8 +65,8 @@ def mackey_glass(data_config) -> Dataset:
   """Forecast data.horizon steps of the Mackey-Glass series from data.window steps."""
   W, H = positive_field(data_config, 'window', 64), positive_field(data_config, 'horizon', 16)
   noise = float(data_config.get('noise_std', 0.0))
-  builder = prepared_builder(procedural.MackeyGlass, data_config,
-                             config=procedural.forecast_config(W, H, noise))
+  config = procedural.forecast_config(W, H, noise, validation_fraction(data_config))
+  builder = prepared_builder(procedural.MackeyGlass, data_config, config=config)
   splits = {name: {'inputs': rec['x'].astype(np.float32), 'targets': rec['y'].astype(np.float32)}
             for name, rec in _read_splits(builder).items()}
   return Dataset(DataSpec(input_shape=(W, 1), task='forecasting', num_outputs=H), splits)
@@ -69,9 +75,10 @@ def mackey_glass(data_config) -> Dataset:
 @register('digits')
 def digits(data_config) -> Dataset:
   """The 8x8 UCI digits from scikit-learn: images [8, 8, 1] in [0, 1], 10 classes."""
+  config = procedural.digits_config(validation_fraction(data_config))
   splits = {name: {'inputs': rec['x'].astype(np.float32), 'targets': rec['y'].astype(np.int32)}
-            for name, rec in _read_splits(prepared_builder(procedural.Digits,
-                                                           data_config)).items()}
+            for name, rec in _read_splits(prepared_builder(procedural.Digits, data_config,
+                                                           config=config)).items()}
   return Dataset(DataSpec(input_shape=(8, 8, 1), task='classification', num_outputs=10), splits)
 
 
@@ -89,9 +96,10 @@ def lm_windows(text_N: np.ndarray, seq_len: int) -> dict[str, np.ndarray]:
 def stdlib_text(data_config) -> Dataset:
   """Byte-level language modelling on Python standard-library docstrings."""
   T = positive_field(data_config, 'seq_len', 128)
+  config = procedural.text_config(validation_fraction(data_config))
   splits = {name: lm_windows(rec['text'][0], T)
-            for name, rec in _read_splits(prepared_builder(procedural.StdlibText,
-                                                           data_config)).items()}
+            for name, rec in _read_splits(prepared_builder(procedural.StdlibText, data_config,
+                                                           config=config)).items()}
   return Dataset(DataSpec(input_shape=(T,), task='language_model', num_outputs=256,
                           per_step=True, vocab_size=256), splits)
 
@@ -100,13 +108,18 @@ def stdlib_text(data_config) -> Dataset:
 def keywords(data_config) -> Dataset:
   """Synthetic keyword spotting: log-mel frames [frames, mels] (or [frames, mels, 1]).
 
-  `data.style` picks the recordings: 'clean' or 'hard' (procedural.KEYWORD_STYLES).
+  `data.style` picks the recordings: 'clean' or 'hard' (procedural.KEYWORD_STYLES);
+  `data.num_train` (3000, validation carved from them) and `data.num_test` (600).
+  Standardised with the mean and std of the train split's features.
   """
   from cnn_vs_rnn.data import audio  # pylint: disable=g-import-not-at-top
   num_mels = positive_field(data_config, 'num_mels', 40)
   style = data_config.get('style', 'clean')
   choose('data.style', style, procedural.KEYWORD_STYLES)
-  builder = prepared_builder(procedural.SyntheticKeywords, data_config, config=style)
+  config = procedural.keywords_config(style, positive_field(data_config, 'num_train', 3000),
+                                      positive_field(data_config, 'num_test', 600),
+                                      validation_fraction(data_config))
+  builder = prepared_builder(procedural.SyntheticKeywords, data_config, config=config)
   splits = {}
   for name, rec in _read_splits(builder).items():
     feats = audio.log_mel_spectrogram(rec['x'].astype(np.float32) / 32767.0,

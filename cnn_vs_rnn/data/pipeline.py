@@ -28,10 +28,13 @@ class MappedSource:
   the time length its inputs are cut to. Every process passes the same
   global batch, so all of them build batches of the same shape (e.g. the
   same padding bucket) even though each reads only its own slice.
+  `targets`, if set, holds every record's target, for baselines.py, where
+  the loader has them without reading the inputs.
   """
   source: Any
   to_arrays: Callable[[list], Batch]
   inputs_length: Callable[[np.ndarray], int] | None = None
+  targets: np.ndarray | None = None
 
   def __len__(self) -> int:
     return len(self.source)

@@ -11,6 +11,13 @@ NumPy. Preparing them once does need the TFDS builders, which use TensorFlow:
 A dataset that is not prepared raises a ConfigError (exit 2) naming the
 directory and that command.
 
+Splits: train / validation / test. tiny_shakespeare and speech_commands
+have a validation split in the TFDS catalog; for mnist, fashion_mnist,
+cifar10 and imdb_reviews it is carved out of the catalog's train split by
+the fixed permutation of splits.carve (`data.validation_fraction`, default
+0.1: 6,000 of MNIST's 60,000, 5,000 of CIFAR-10's 50,000, 2,500 of IMDB's
+25,000 reviews), and train keeps the rest.
+
 Datasets and their `config.data` fields:
   mnist, fashion_mnist, cifar10
       images [H, W, C] float32: pixels / 255, standardised with fixed
@@ -19,8 +26,9 @@ Datasets and their `config.data` fields:
   imdb_reviews
       sentiment, 2 classes. `tokenizer`: 'byte' (UTF-8 bytes + 1, 0 = padding:
       vocabulary 257) or 'word' (lowercase, `<br />` removed, words matched by
-      WORD_RE; the `vocab_size` most frequent words of the TRAIN split get ids
-      2.., 0 = padding, 1 = unknown: vocabulary vocab_size + 2). The first
+      WORD_RE; the `vocab_size` most frequent words of the train split (after
+      the validation carve-out) get ids 2.., 0 = padding, 1 = unknown:
+      vocabulary vocab_size + 2). The first
       `max_len` tokens are kept, zero-padded; batches carry 'lengths'.
       `buckets` (e.g. (128, 256, 512), ending at max_len): each batch is padded
       only to the smallest bucket >= its longest example, so at most
@@ -53,6 +61,7 @@ from cnn_vs_rnn.data import DataSpec, Dataset, data_dir, positive_field, read_al
 from cnn_vs_rnn.data.offline import lm_windows
 from cnn_vs_rnn.data.audio import log_mel_spectrogram, num_frames
 from cnn_vs_rnn.data.pipeline import MappedSource
+from cnn_vs_rnn.data.splits import carve, carve_indices, validation_fraction
 from cnn_vs_rnn.errors import ConfigError
 
 # `tfds build` targets (imdb_reviews: only the config that is read).
@@ -167,15 +176,18 @@ def standardise_images(images_NxHxWxC: np.ndarray, name: str) -> np.ndarray:
 
 def _image_loader(name: str):
   def load(data_config) -> Dataset:
+    fraction = validation_fraction(data_config)
     splits = {}
     for split in ('train', 'test'):
       rec = read_all(open_split(name, split, data_config))
       splits[split] = {'inputs': standardise_images(rec['image'], name),
                        'targets': rec['label'].astype(np.int32)}
+    splits.update(carve(splits['train'], fraction))
     spec = DataSpec(input_shape=IMAGE_SHAPES[name], task='classification', num_outputs=10)
     return Dataset(spec, splits)
   load.__name__ = name
-  load.__doc__ = f'{name}: images [H, W, C] standardised, 10 classes, train / test.'
+  load.__doc__ = (f'{name}: images [H, W, C] standardised, 10 classes, train / validation '
+                  '(carved from train) / test.')
   return load
 
 
@@ -266,7 +278,7 @@ def bucketed(split: dict[str, np.ndarray], buckets: tuple[int, ...]) -> MappedSo
   def inputs_length(batch_indices: np.ndarray) -> int:
     return bucket_length(int(split['lengths'][batch_indices].max(initial=1)), buckets)
 
-  return MappedSource(Rows(split), to_arrays, inputs_length)
+  return MappedSource(Rows(split), to_arrays, inputs_length, targets=split['targets'])
 
 
 @register('imdb_reviews')
@@ -277,8 +289,13 @@ def imdb_reviews(data_config) -> Dataset:
     raise ConfigError(f'unknown data.tokenizer {tokenizer!r}; valid: {", ".join(TOKENIZERS)}')
   max_len = positive_field(data_config, 'max_len', 256)
   buckets = check_buckets(data_config.get('buckets', ()), max_len)
+  fraction = validation_fraction(data_config)
   records = {split: read_records(open_split('imdb_reviews', split, data_config))
              for split in ('train', 'test')}
+  if fraction:
+    train_idx, val_idx = carve_indices(len(records['train']), fraction)
+    records['validation'] = [records['train'][i] for i in val_idx]
+    records['train'] = [records['train'][i] for i in train_idx]
   if tokenizer == 'word':
     size = positive_field(data_config, 'vocab_size', 20000)
     vocab = build_vocab((r['text'] for r in records['train']), size)  # train only
