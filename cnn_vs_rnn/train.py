@@ -30,6 +30,7 @@ from flax.training import train_state
 
 from cnn_vs_rnn import configlib, data, fileio, memory, models, optim, parallel, tasks
 from cnn_vs_rnn.checkpointing import Checkpointer
+from cnn_vs_rnn.data.baselines import baseline_metrics
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
 from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
@@ -481,6 +482,9 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
   p_all_finite = jax.jit(all_finite)
   lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
   eval_split = dataset.split(config.data.eval_split)
+  # Trivial baselines (majority class, train mean, persistence): fixed for the run.
+  baselines = {f'eval/{k}': v
+               for k, v in baseline_metrics(dataset, config.data.eval_split).items()}
 
   writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
   progress = Progress(start_step, config.num_train_steps)
@@ -577,7 +581,7 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
           drain()
           eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
           eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
-          writer.write(step, eval_metrics)
+          writer.write(step, {**eval_metrics, **baselines})
           if best is not None:
             offer_best(step, eval_per_seed)
           print(f'eval at step {step}: ' + ', '.join(
@@ -606,6 +610,9 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
     final = {'step': final.pop('step'), 'best_step': int(best_step), **final}
   if rf is not None:
     final['receptive_field'] = rf
+  final.update(baselines)
+  if best_step is not None:
+    final.update({f'test/{k}': v for k, v in baseline_metrics(dataset, 'test').items()})
   if parallel.is_primary():
     fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final

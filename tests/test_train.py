@@ -129,7 +129,11 @@ def test_outputs_in_the_workdir(tmp_path, mnist1d):
   assert record['config']['model']['name'] == 'cnn1d'
   assert {'jax', 'flax', 'optax', 'orbax-checkpoint'} <= set(record['versions'])
   assert final == json.load(open(os.path.join(workdir, 'final_metrics.json')))
-  assert set(final) == {'step', 'eval/loss', 'eval/accuracy', 'num_params'}
+  metrics = {'loss', 'accuracy'}
+  assert set(final) == ({'step', 'best_step', 'num_params', 'receptive_field',
+                         'eval/baseline_majority_accuracy', 'test/baseline_majority_accuracy'}
+                        | {f'{s}/{m}' for s in ('eval', 'val', 'test') for m in metrics})
+  assert os.listdir(os.path.join(workdir, 'best_checkpoint')) == [str(final['best_step'])]
   assert final['num_params'] == 5210 and final['step'] == 4
   rows = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
   assert [r['step'] for r in rows if 'train/loss' in r] == [2, 4]
