@@ -112,8 +112,8 @@ def test_metrics_jsonl_has_mean_std_and_per_seed_values(tmp_path, mnist1d):
   final = train.train_and_evaluate(config, workdir)
   rows = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
   evals = [r for r in rows if 'eval/accuracy' in r]
-  assert set(evals[-1]) == {'step'} | {f'eval/{m}{s}' for m in ('loss', 'accuracy')
-                                       for s in ('', '/std', '/seed_0', '/seed_1')}
+  assert set(evals[-1]) == {'step', 'eval/baseline_majority_accuracy'} | {
+      f'eval/{m}{s}' for m in ('loss', 'accuracy') for s in ('', '/std', '/seed_0', '/seed_1')}
   last = evals[-1]
   assert last['eval/loss'] == pytest.approx(
       (last['eval/loss/seed_0'] + last['eval/loss/seed_1']) / 2)

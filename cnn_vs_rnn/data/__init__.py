@@ -10,12 +10,30 @@ from); baselines.py computes trivial baselines of a split.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Callable
 
 import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError, choose
+
+
+class _QuietBuilderConfigs(logging.Filter):
+  """Drops TFDS's notices about the generated datasets' own builder configs.
+
+  Every procedural dataset is built from a config named by a hash of its
+  parameters, which TFDS announces on each load ('Using custom data
+  configuration ...'); the notice is expected here, and the command line
+  promises one line on stderr for an error.
+  """
+  NOTICES = ('Using custom data configuration', 'Variant folder ')
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(self.NOTICES)
+
+
+logging.getLogger('absl').addFilter(_QuietBuilderConfigs())
 
 
 @dataclasses.dataclass(frozen=True)
