@@ -1,6 +1,8 @@
 """Exceptions the command line turns into one-line messages and exit codes."""
 
+import argparse
 import errno
+import logging
 
 
 SHOWN_CHARS = 200  # An echoed value is cut to this many characters.
@@ -48,28 +50,87 @@ def run_command(body) -> int:
   OSError (also one that another exception was raised from) becomes one line
   naming the path: exit 2 for a bad path the user gave, 1 for the environment.
 
-  The error becomes one line on stderr, with no traceback.
+  The error becomes one line on stderr, with no traceback. What libraries log
+  at ERROR level through absl while the body runs (orbax reports a failed
+  background save with a traceback per thread) is held back: dropped when the
+  command fails with its one line, printed when it succeeds or fails unexpectedly.
   """
   import sys  # pylint: disable=g-import-not-at-top
+  held = HeldLogs(logging.ERROR)
   try:
-    body()
+    with held:
+      body()
   except ConfigError as e:
+    held.discard()
     print(f'error: {one_line(e)}', file=sys.stderr)
     return 2
   except RunError as e:
+    held.discard()
     print(f'error: {one_line(e)}', file=sys.stderr)
     return getattr(e, 'exit_code', 1)
   except Exception as e:  # pylint: disable=broad-except
     os_error = _os_error_in(e)
     if os_error is None:
       raise
+    held.discard()
     print(f'error: {os_error_line(os_error)}', file=sys.stderr)
     return 2 if os_error.errno in USER_ERRNOS else 1
   except KeyboardInterrupt:
+    held.discard()
     print('error: interrupted (SIGINT) before training started; nothing was saved',
           file=sys.stderr)
     return 130
+  finally:
+    held.release()  # Success, or an exit that did not come through here (SystemExit).
   return 0
+
+
+class HeldLogs(logging.Filter):
+  """While active, holds the records that libraries log through absl (orbax,
+  ml_collections) at `level` or above, instead of printing them.
+
+  `release()` prints them (through the handlers they would have reached);
+  `discard()` drops them, for when one error line says it all.
+  """
+
+  LOGGERS = ('absl',)
+
+  def __init__(self, level: int = logging.WARNING):
+    super().__init__()
+    self.level = level
+    self.records = []
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno >= self.level:
+      self.records.append(record)
+      return False
+    return True
+
+  def __enter__(self) -> 'HeldLogs':
+    for name in self.LOGGERS:
+      logging.getLogger(name).addFilter(self)
+    return self
+
+  def __exit__(self, *exc) -> None:
+    for name in self.LOGGERS:
+      logging.getLogger(name).removeFilter(self)
+
+  def release(self) -> None:
+    records, self.records = self.records, []
+    for record in records:
+      logging.getLogger(record.name).handle(record)
+
+  def discard(self) -> None:
+    self.records = []
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse whose usage errors are ConfigErrors (exit 2, one line) instead of a usage
+  message and sys.exit: call parse_args inside run_command's body."""
+
+  def error(self, message):
+    usage = ' '.join(self.format_usage().split())
+    raise ConfigError(f'{message} ({usage})')
 
 
 # Errors of a path the user gave (exit 2); every other OSError is the environment's
