@@ -98,7 +98,7 @@ def is_unreadable(error: BaseException, step_dir) -> bool:
   return structure and not (fileio.as_path(step_dir) / 'state' / '_METADATA').exists()
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
   text = str(error).strip()
   return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
@@ -183,7 +183,7 @@ class Checkpointer:
       if outcome == OK:
         return restored[0], restored[1], step
       if outcome == FAILED:
-        why = (f'{type(error).__name__}: {_first_line(error)}' if error is not None
+        why = (f'{type(error).__name__}: {first_line(error)}' if error is not None
                else 'another process could not read it')
         raise RunError(f'cannot read checkpoint {path} ({why}); nothing was moved: '
                        'fix the cause and run the same command again') from error
@@ -192,7 +192,7 @@ class Checkpointer:
       if parallel.is_primary():
         action = f'moved it to {dest}' if quarantine else 'skipped it'
         print(f'warning: checkpoint at step {step} is unreadable ({type(error).__name__}: '
-              f'{_first_line(error)[:200]}); {action} and trying the previous one',
+              f'{first_line(error)[:200]}); {action} and trying the previous one',
               file=sys.stderr)
     if moved and quarantine:
       raise RunError(
