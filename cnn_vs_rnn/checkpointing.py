@@ -11,12 +11,20 @@ others wait) and the next older step is tried. Any other failure to read
 (permissions, I/O errors such as EIO or ENOSPC, a checkpoint whose shapes do
 not fit the config) stops the run with a RunError that names the step's
 path, and moves nothing: those checkpoints may well be good.
+
+A save that fails (a full disk, permissions; orbax writes in the background, so
+the error may surface at the next save or at close) is a RunError naming the
+step's directory and the newest complete checkpoint: steps saved before it are
+complete, and the failed one never appears under its step number.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
+import re
 import sys
 
 import jax
@@ -25,6 +33,7 @@ import orbax.checkpoint as ocp
 
 from cnn_vs_rnn import fileio, parallel
 from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.preemption import Preempted
 
 
 class CorruptCheckpoint(RuntimeError):
@@ -98,7 +107,7 @@ def is_unreadable(error: BaseException, step_dir) -> bool:
   return structure and not (fileio.as_path(step_dir) / 'state' / '_METADATA').exists()
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
   text = str(error).strip()
   return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
@@ -125,6 +134,7 @@ class Checkpointer:
     self.directory = self.workdir / subdir
     self._max_to_keep = max_to_keep
     self._best_mode = best_mode
+    self._saving = None  # The step of the save in flight, if any.
     self._manager = self._open()
 
   def _open(self) -> ocp.CheckpointManager:
@@ -154,11 +164,18 @@ class Checkpointer:
 
     The JSON item `data` carries `data_state` and the SHA-256 of the state's
     arrays, written in the same orbax save (one step directory, one commit).
+    A failure to write (this step's, or the previous step's in the background)
+    raises a RunError naming that step's directory.
     """
     data_state = {**data_state, 'checksum': state_checksum(state)}
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
-                       metrics=None if metric is None else {'value': float(metric)})
+    self._finish_save()  # The previous step's errors name that step.
+    self._saving = step
+    try:
+      self._manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
+                         metrics=None if metric is None else {'value': float(metric)})
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._save_error(e) or e
 
   def read_data(self, step: int) -> dict:
     """The JSON item of a step alone (data position, config, checksum)."""
@@ -201,7 +218,7 @@ class Checkpointer:
       if outcome == OK:
         return restored[0], restored[1], step
       if outcome == FAILED:
-        why = (f'{type(error).__name__}: {_first_line(error)}' if error is not None
+        why = (f'{type(error).__name__}: {first_line(error)}' if error is not None
                else 'another process could not read it')
         raise RunError(f'cannot read checkpoint {path} ({why}); nothing was moved: '
                        'fix the cause and run the same command again') from error
@@ -210,7 +227,7 @@ class Checkpointer:
       if parallel.is_primary():
         action = f'moved it to {dest}' if quarantine else 'skipped it'
         print(f'warning: checkpoint at step {step} is unreadable ({type(error).__name__}: '
-              f'{_first_line(error)[:200]}); {action} and trying the previous one',
+              f'{first_line(error)[:200]}); {action} and trying the previous one',
               file=sys.stderr)
     if moved and quarantine:
       raise RunError(
@@ -233,9 +250,71 @@ class Checkpointer:
     self._manager = self._open()
     return dest
 
+  def _finish_save(self) -> None:
+    """Waits for the save in flight; a RunError naming its step if it failed."""
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      raise self._save_error(e) or e
+    self._saving = None
+
+  def _save_error(self, error: BaseException) -> RunError | None:
+    """A RunError naming the step being saved, if `error` is the file system's (an
+    OSError, or tensorstore's report of one); None for anything else."""
+    reason = _write_failure(error)
+    if reason is None:
+      return None
+    step = self._saving
+    where = self.directory / str(step) if step is not None else self.directory
+    try:
+      done = sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
+    except OSError:
+      done = []
+    kept = (f'the newest complete checkpoint is step {done[-1]}' if done else
+            'no checkpoint was completed')
+    run_error = RunError(f'cannot write checkpoint {where} ({reason}); {kept}')
+    run_error.__cause__ = error
+    return run_error
+
   def wait(self) -> None:
-    self._manager.wait_until_finished()
+    self._finish_save()
 
   def close(self) -> None:
-    self._manager.wait_until_finished()
-    self._manager.close()
+    """Waits for the save in flight and closes.
+
+    Called from a `finally`: while an error is propagating, a failure here (often
+    the same one again) is dropped rather than hide that error; but a stop by
+    signal claims its checkpoint was saved, so a failed save replaces it.
+    """
+    propagating = sys.exc_info()[1]
+    quiet = propagating is not None and not isinstance(propagating, Preempted)
+    try:
+      self._finish_save()
+      self._manager.close()
+    except Exception:  # pylint: disable=broad-except
+      if not quiet:
+        raise
+
+
+# tensorstore reports an OS error as "... [os_error_code='28'] ..." or "[OS error: 13]".
+_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)|\[OS error: (\d+)")
+# tensorstore status codes of a failed write that are the file system's.
+_WRITE_STATUS = ('RESOURCE_EXHAUSTED', 'PERMISSION_DENIED', 'UNAVAILABLE', 'DATA_LOSS',
+                 'FAILED_PRECONDITION', 'NOT_FOUND', 'UNKNOWN')
+
+
+def _write_failure(error: BaseException) -> str | None:
+  """'No space left on device (ENOSPC)' if `error` is a failed write, else None."""
+  for e in _chain(error):
+    if isinstance(e, OSError) and e.errno:
+      return f'{os.strerror(e.errno)} ({errno.errorcode.get(e.errno, e.errno)})'
+  for e in _chain(error):
+    match = _OS_ERROR_CODE.search(str(e))
+    if match:
+      code = int(match.group(1) or match.group(2))
+      return f'{os.strerror(code)} ({errno.errorcode.get(code, code)})'
+  for e in _chain(error):
+    code = str(e).split(':', 1)[0].strip()
+    if code in _WRITE_STATUS:
+      return first_line(e)[:200]
+  return None

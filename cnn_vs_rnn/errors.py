@@ -1,6 +1,8 @@
 """Exceptions the command line turns into one-line messages and exit codes."""
 
+import argparse
 import errno
+import logging
 
 
 SHOWN_CHARS = 200  # An echoed value is cut to this many characters.
@@ -48,28 +50,114 @@ def run_command(body) -> int:
   OSError (also one that another exception was raised from) becomes one line
   naming the path: exit 2 for a bad path the user gave, 1 for the environment.
 
-  The error becomes one line on stderr, with no traceback.
+  The error becomes one line on stderr, with no traceback. What libraries report
+  at ERROR level while the body runs (orbax logs a failed background save with a
+  traceback per thread through absl; asyncio and tensorstore report the writes it
+  left behind) is held back: dropped when the command fails with its one line,
+  printed when it succeeds or fails unexpectedly.
   """
+  import gc  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
+  held = HeldLogs(logging.ERROR)
   try:
-    body()
-  except ConfigError as e:
-    print(f'error: {one_line(e)}', file=sys.stderr)
-    return 2
-  except RunError as e:
-    print(f'error: {one_line(e)}', file=sys.stderr)
-    return getattr(e, 'exit_code', 1)
-  except Exception as e:  # pylint: disable=broad-except
-    os_error = _os_error_in(e)
-    if os_error is None:
-      raise
-    print(f'error: {os_error_line(os_error)}', file=sys.stderr)
-    return 2 if os_error.errno in USER_ERRNOS else 1
-  except KeyboardInterrupt:
-    print('error: interrupted (SIGINT) before training started; nothing was saved',
-          file=sys.stderr)
-    return 130
-  return 0
+    with held:
+      try:
+        body()
+        return 0
+      except ConfigError as e:
+        code, line = 2, one_line(e)
+      except RunError as e:
+        code, line = getattr(e, 'exit_code', 1), one_line(e)
+      except Exception as e:  # pylint: disable=broad-except
+        os_error = _os_error_in(e)
+        if os_error is None:
+          raise
+        code = 2 if os_error.errno in USER_ERRNOS else 1
+        line = os_error_line(os_error)
+      except KeyboardInterrupt:
+        code, line = 130, 'interrupted (SIGINT) before training started; nothing was saved'
+      gc.collect()  # Tasks the failure left behind report now, while held.
+      held.discard()
+    # What asyncio says when the rest of them are collected at exit is noise too.
+    logging.getLogger('asyncio').addFilter(_not_an_orphaned_task)
+    print(f'error: {line}', file=sys.stderr)
+    return code
+  finally:
+    held.release()  # Success, or an exception run_command does not handle.
+
+
+def _not_an_orphaned_task(record: logging.LogRecord) -> bool:
+  """False for asyncio's report of a failed task nobody awaited (after a failed command:
+  orbax's background writes that a failed save left behind)."""
+  return 'exception was never retrieved' not in record.getMessage().split('\n', 1)[0]
+
+
+class HeldLogs(logging.Filter):
+  """While active, holds what libraries report at `level` or above, instead of
+  printing it: records logged through absl (orbax, ml_collections) and asyncio,
+  and exceptions raised where nothing can catch them (sys.unraisablehook:
+  tensorstore's callbacks into a closed event loop).
+
+  `release()` prints them (through the handlers they would have reached);
+  `discard()` drops them, for when one error line says it all.
+  """
+
+  LOGGERS = ('absl', 'asyncio')
+
+  def __init__(self, level: int = logging.WARNING):
+    super().__init__()
+    self.level = level
+    self.records = []
+    self.unraisable = []  # Their text, as the default hook prints it.
+    self._hook = None
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if record.levelno >= self.level:
+      self.records.append(record)
+      return False
+    return True
+
+  def _hold_unraisable(self, args) -> None:
+    import traceback  # pylint: disable=g-import-not-at-top
+    head = (f'{args.err_msg or "Exception ignored in"}: {args.object!r}\n'
+            if args.object is not None else '')
+    self.unraisable.append(head + ''.join(traceback.format_exception(
+        args.exc_type, args.exc_value, args.exc_traceback)))
+
+  def __enter__(self) -> 'HeldLogs':
+    import sys  # pylint: disable=g-import-not-at-top
+    for name in self.LOGGERS:
+      logging.getLogger(name).addFilter(self)
+    self._hook, sys.unraisablehook = sys.unraisablehook, self._hold_unraisable
+    return self
+
+  def __exit__(self, *exc) -> None:
+    import sys  # pylint: disable=g-import-not-at-top
+    for name in self.LOGGERS:
+      logging.getLogger(name).removeFilter(self)
+    if sys.unraisablehook == self._hold_unraisable:
+      sys.unraisablehook = self._hook
+
+  def release(self) -> None:
+    import sys  # pylint: disable=g-import-not-at-top
+    records, self.records = self.records, []
+    for record in records:
+      logging.getLogger(record.name).handle(record)
+    unraisable, self.unraisable = self.unraisable, []
+    for text in unraisable:
+      sys.stderr.write(text)
+
+  def discard(self) -> None:
+    self.records, self.unraisable = [], []
+
+
+class ArgumentParser(argparse.ArgumentParser):
+  """argparse whose usage errors are ConfigErrors (exit 2, one line) instead of a usage
+  message and sys.exit: call parse_args inside run_command's body."""
+
+  def error(self, message):
+    usage = ' '.join(self.format_usage().split())
+    raise ConfigError(f'{message} ({usage})')
 
 
 # Errors of a path the user gave (exit 2); every other OSError is the environment's

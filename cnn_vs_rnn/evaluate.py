@@ -11,12 +11,12 @@ where the data has them), for baselines and analyses of one's own.
 
 Prints one JSON line of metrics (the same keys as final_metrics.json; a run
 with num_seeds > 1 gives each metric's mean, `/std` and `/seed_S` values).
-Exit codes: 0 success; 2 usage error (no run in DIR, unknown split or step).
+Exit codes: 0 success; 2 usage error (no run in DIR, an unreadable config.json,
+unknown split or step); 1 a checkpoint that cannot be read.
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
@@ -25,10 +25,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from cnn_vs_rnn import configlib, fileio, train
-from cnn_vs_rnn.checkpointing import Checkpointer
+from cnn_vs_rnn import configlib, errors, fileio, train
+from cnn_vs_rnn.checkpointing import Checkpointer, first_line
 from cnn_vs_rnn.data.pipeline import eval_batches, take
-from cnn_vs_rnn.errors import ConfigError, run_command
+from cnn_vs_rnn.errors import ConfigError, RunError, run_command
 from cnn_vs_rnn import hostmem
 
 
@@ -38,13 +38,32 @@ def run_config(workdir: str) -> ml_collections.ConfigDict:
   if not path.is_file():
     raise ConfigError(f'workdir {workdir!r} holds no run (no config.json); pass the '
                       '--workdir of a training run')
-  return ml_collections.ConfigDict(fileio.read_json(path)['config'])
+  try:
+    record = fileio.read_json(path)
+  except ValueError as e:  # Garbled or cut off (also UnicodeDecodeError).
+    raise ConfigError(f'{path} is unreadable ({type(e).__name__}: {first_line(e)[:100]}); '
+                      'it is not the config.json of a training run') from None
+  if not isinstance(record, dict) or not isinstance(record.get('config'), dict):
+    raise ConfigError(f"{path} holds no 'config' object; it is not the config.json of a "
+                      'training run')
+  return ml_collections.ConfigDict(record['config'])
+
+
+def build_recorded_run(workdir: str, config: ml_collections.ConfigDict) -> train.Run:
+  """train.build_run of a recorded config; a field it lacks is a ConfigError."""
+  try:
+    return train.build_run(config)
+  except (AttributeError, KeyError) as e:  # ml_collections: a missing field.
+    name = str(e).strip('\'"')
+    raise ConfigError(f'the config recorded in {fileio.as_path(workdir) / "config.json"} has '
+                      f'no field {name!r}; it is not the config of a complete training '
+                      'run') from None
 
 
 def load_workdir(workdir: str, step: int | None = None, best: bool = False):
   """(run, train state, step) of the newest readable (the given, or the best) checkpoint."""
   config = run_config(workdir)
-  run = train.build_run(config)
+  run = build_recorded_run(workdir, config)
   if best:
     if step is not None:
       raise ConfigError('--step and --best exclude each other; pass one')
@@ -68,7 +87,12 @@ def load_workdir(workdir: str, step: int | None = None, best: bool = False):
       raise ConfigError(f'--step={step} has no checkpoint in {workdir!r}; valid: '
                         + ', '.join(map(str, steps)))
     else:
-      state, _ = ckpt.restore(step, run.abstract_state)
+      try:
+        state, _ = ckpt.restore(step, run.abstract_state)
+      except Exception as e:  # pylint: disable=broad-except
+        raise RunError(f'cannot read checkpoint {ckpt.directory / str(step)} '
+                       f'({type(e).__name__}: {first_line(e)[:200]}); the other steps are '
+                       + ', '.join(str(s) for s in steps if s != step)) from e
   finally:
     ckpt.close()
   return run, state, step
@@ -108,7 +132,8 @@ def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None,
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = errors.ArgumentParser(prog='python -m cnn_vs_rnn.evaluate',
+                                 description=__doc__.splitlines()[0])
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--split', default='test')
   parser.add_argument('--step', type=int, default=None)
@@ -116,9 +141,13 @@ def main(argv=None) -> int:
                       help='The step that validation selected, not the newest.')
   parser.add_argument('--save_predictions', default=None, metavar='FILE.npz',
                       help='Also write outputs, targets and example indices.')
-  args = parser.parse_args(argv)
-  return run_command(lambda: print(json.dumps(evaluate_workdir(
-      args.workdir, args.split, args.step, args.best, args.save_predictions))))
+
+  def body():
+    args = parser.parse_args(argv)
+    print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step, args.best,
+                                      args.save_predictions)))
+
+  return run_command(body)
 
 
 if __name__ == '__main__':

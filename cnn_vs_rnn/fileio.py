@@ -37,8 +37,18 @@ def _fsync(f) -> None:
     pass  # Not a local file: the backend commits on close.
 
 
+def with_path(error: OSError, path) -> OSError:
+  """`error`, or a copy naming `path` if it names no file (a failed write() names none)."""
+  if error.filename is not None:
+    return error
+  return type(error)(error.errno, error.strerror, os.fspath(path))
+
+
 def write_bytes(path: epath.PathLike, data: bytes) -> None:
-  """Writes `path` atomically: a temporary sibling, then a rename over `path`."""
+  """Writes `path` atomically: a temporary sibling, then a rename over `path`.
+
+  An OSError that names no file (a full disk fails the write, not the open) names `path`.
+  """
   path = as_path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.parent / f'.{path.name}.tmp-{uuid.uuid4().hex[:12]}'
@@ -47,9 +57,14 @@ def write_bytes(path: epath.PathLike, data: bytes) -> None:
       f.write(data)
       _fsync(f)
     tmp.replace(path)
+  except OSError as e:
+    raise with_path(e, path) from e
   finally:
-    if tmp.exists():
-      tmp.unlink()
+    try:
+      if tmp.exists():
+        tmp.unlink()
+    except OSError:
+      pass  # The error above says what went wrong.
 
 
 def write_text(path: epath.PathLike, text: str) -> None:
@@ -117,16 +132,19 @@ def append_line(path: epath.PathLike, line: str) -> None:
   """Appends `line` and a newline to a local file in one O_APPEND write; first a
   newline of its own if the file ends inside a line (cut off by a crash)."""
   data = (line + '\n').encode('utf-8')
-  fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
   try:
-    size = os.fstat(fd).st_size
-    if size and os.pread(fd, 1, size - 1) != b'\n':
-      data = b'\n' + data
-    view = memoryview(data)
-    while view:
-      view = view[os.write(fd, view):]
-  finally:
-    os.close(fd)
+    fd = os.open(os.fspath(path), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+      size = os.fstat(fd).st_size
+      if size and os.pread(fd, 1, size - 1) != b'\n':
+        data = b'\n' + data
+      view = memoryview(data)
+      while view:
+        view = view[os.write(fd, view):]
+    finally:
+      os.close(fd)
+  except OSError as e:  # A full disk fails os.write, which names no file.
+    raise with_path(e, path) from e
 
 
 class JsonLines:

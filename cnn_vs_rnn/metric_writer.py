@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime
 import io
 import os
+import socket
 import sys
 import time
 
-from tensorboardX import SummaryWriter
 from tensorboardX import record_writer
+from tensorboardX.proto.event_pb2 import Event, SessionLog
+from tensorboardX.summary import scalar
 
 from cnn_vs_rnn import fileio
 
@@ -38,8 +40,7 @@ class MetricWriter:
     logdir = workdir / 'tensorboard'
     if not fileio.is_local(logdir):
       use_epath_for_tensorboard(os.fspath(logdir))
-    self._tb = SummaryWriter(os.fspath(logdir),
-                             purge_step=resume_step + 1 if resume_step else None)
+    self._tb = EventWriter(os.fspath(logdir), purge_step=resume_step + 1 if resume_step else None)
 
   def write(self, step: int, metrics: dict) -> None:
     self._lines.append({'step': int(step), **{k: float(v) for k, v in metrics.items()}})
@@ -47,7 +48,63 @@ class MetricWriter:
       self._tb.add_scalar(k, float(v), step)
 
   def close(self) -> None:
-    self._tb.close()
+    """Flushes and closes the event file. While another exception is propagating (this
+    is called from a `finally`), a failure here is dropped rather than hide that one."""
+    propagating = sys.exc_info()[1] is not None
+    try:
+      self._tb.close()
+    except OSError:
+      if not propagating:
+        raise
+
+
+class EventWriter:
+  """TensorBoard scalars written on the calling thread (tensorboardX's record format).
+
+  tensorboardX's SummaryWriter writes from a thread of its own: a write that fails
+  there (a full disk) ends that thread, and the run then blocks for ever on the
+  writer's full queue. Here a failed write raises an OSError naming the event file,
+  in the train loop. Events are flushed every `flush_secs` seconds and on close (on
+  object stores each flush rewrites the whole file).
+  """
+
+  def __init__(self, logdir: str, purge_step: int | None = None, flush_secs: float = 120):
+    record_writer.directory_check(logdir)  # Through epath for a registered scheme.
+    self.path = os.path.join(
+        logdir, f'events.out.tfevents.{str(time.time())[:10]}.{socket.gethostname()}')
+    self._flush_secs = flush_secs
+    self._next_flush = 0.0  # The first event is flushed at once.
+    self._file = self._call(lambda: record_writer.RecordWriter(self.path))
+    self._write(Event(wall_time=time.time(), step=purge_step or 0,
+                      file_version='brain.Event:2'))
+    if purge_step is not None:  # TensorBoard drops older events at steps >= purge_step.
+      self._write(Event(wall_time=time.time(), step=purge_step,
+                        session_log=SessionLog(status=SessionLog.START)))
+
+  def _call(self, fn):
+    try:
+      return fn()
+    except OSError as e:
+      raise fileio.with_path(e, self.path) from e
+
+  def _write(self, event: Event) -> None:
+    self._call(lambda: self._file.write(event.SerializeToString()))
+    now = time.monotonic()
+    if now >= self._next_flush:
+      self._call(self._file.flush)
+      self._next_flush = now + self._flush_secs
+
+  def add_scalar(self, tag: str, value: float, step: int) -> None:
+    self._write(Event(wall_time=time.time(), step=int(step), summary=scalar(tag, value)))
+
+  def close(self) -> None:
+    if self._file is None:
+      return
+    file, self._file = self._file, None
+    try:
+      self._call(file.flush)
+    finally:
+      self._call(file.close)
 
 
 class NullWriter:

@@ -8,13 +8,13 @@ the next byte from softmax(logits / T); temperature 0 takes the argmax.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cnn_vs_rnn import errors
 from cnn_vs_rnn.errors import ConfigError, run_command
 from cnn_vs_rnn.evaluate import load_workdir
 from cnn_vs_rnn import hostmem, train
@@ -57,7 +57,8 @@ def generate(run, state, prompt: bytes, length: int, temperature: float, seed: i
 
 
 def main(argv=None) -> int:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser = errors.ArgumentParser(prog='python -m cnn_vs_rnn.sample',
+                                 description=__doc__.splitlines()[0])
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--prompt', default='')
   parser.add_argument('--length', type=int, default=200)
@@ -66,9 +67,9 @@ def main(argv=None) -> int:
   parser.add_argument('--step', type=int, default=None)
   parser.add_argument('--replica', type=int, default=0,
                       help='Which replica of a num_seeds > 1 run (0 = the first seed).')
-  args = parser.parse_args(argv)
 
   def body():
+    args = parser.parse_args(argv)
     if args.length < 1:
       raise ConfigError(f'--length={args.length} must be a positive integer')
     if not 0 <= args.temperature < float('inf'):  # Also false for nan.

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -32,7 +33,7 @@ from cnn_vs_rnn import configlib, data, fileio, memory, models, optim, parallel,
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.baselines import baseline_metrics
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
-from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, run_command, show
+from cnn_vs_rnn.errors import ConfigError, HeldLogs, NonFiniteLossError, run_command, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
 from cnn_vs_rnn.preemption import Preempted, StopSignals
 from cnn_vs_rnn import hostmem
@@ -650,7 +651,25 @@ def _parse(argv, flag_values, config_flag):
 
 def _parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
   """Parses flags and returns the config; every usage error becomes one ConfigError line."""
+  # What ml_collections logs while loading (e.g. 'get_config() returned None') is
+  # printed only if the config turns out fine; else the one error line says it.
+  held = HeldLogs(logging.WARNING)
+  try:
+    with held:
+      config = _load_config(argv, flag_values, config_flag)
+  except ConfigError:
+    held.discard()
+    raise
+  held.release()
+  return config
+
+
+def _load_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
   from absl import flags  # pylint: disable=g-import-not-at-top
+  # ml_collections loads the file as module '<flag>_config' with load_module(), which
+  # reuses a module of that name: one loaded before (main called again in a process)
+  # would lend its get_config() to a file that has none.
+  sys.modules.pop(f'{config_flag.name}_config', None)
   try:
     flag_values(argv)
   except flags.Error as e:
@@ -744,8 +763,11 @@ def _type_error_message(msg: str, argv) -> str:
 
 
 def main(argv=None) -> int:
+  from absl import flags  # pylint: disable=g-import-not-at-top
   argv = list(sys.argv if argv is None else argv)
-  flag_values, config_flag = _define_flags()
+  # Flags of their own for each call (main may run more than once in a process), read
+  # from `argv`, not sys.argv.
+  flag_values, config_flag = _define_flags(flags.FlagValues(), sys_argv=argv)
 
   def body():
     config, workdir = _parse(argv, flag_values, config_flag)
