@@ -285,3 +285,26 @@ def test_materialize_is_the_exact_identity_with_identity_gradient():
   np.testing.assert_array_equal(jax.jit(materialize)(x), x)
   ct = jnp.asarray(np.random.default_rng(1).normal(size=x.shape), jnp.float32)
   np.testing.assert_array_equal(jax.vjp(materialize, x)[1](ct)[0], ct)
+
+
+@pytest.mark.parametrize('scan_type', lru_lib.SCAN_TYPES)
+@pytest.mark.parametrize('T', [1, 2, 9, 40])
+def test_lru_recurrence_custom_vjp_equals_autodiff_of_the_scan(scan_type, T):
+  # The hand-written backward pass against JAX's differentiation of the same scan.
+  p = random_lru_params(6, 1, seed=T)
+  lambda_N = lru_lib.lru_lambda(p['nu_log'], p['theta_log'])
+  re, im, ct_re, ct_im = jax.random.normal(jax.random.key(T), (4, 3, T, 6))
+  bu_BxTxN, dx_BxTxN = jax.lax.complex(re, im), jax.lax.complex(ct_re, ct_im)
+  plain = lambda lam, bu: lru_lib._recurrence_BxTxN(lam, bu, scan_type)
+  custom = lambda lam, bu: lru_lib.linear_recurrence_BxTxN(lam, bu, scan_type)
+  want_x, want_vjp = jax.vjp(plain, lambda_N, bu_BxTxN)
+  got_x, got_vjp = jax.vjp(custom, lambda_N, bu_BxTxN)
+  np.testing.assert_array_equal(got_x, want_x)
+  for got, want in zip(got_vjp(dx_BxTxN), want_vjp(dx_BxTxN)):
+    assert got.dtype == want.dtype == jnp.complex64
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(want))))
+  # Through a real loss, as training uses it.
+  loss = lambda f: lambda lam, bu: jnp.sum(jnp.sin(f(lam, bu).real) * f(lam, bu).imag)
+  for got, want in zip(jax.grad(loss(custom), argnums=(0, 1))(lambda_N, bu_BxTxN),
+                       jax.grad(loss(plain), argnums=(0, 1))(lambda_N, bu_BxTxN)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(want))))
