@@ -278,13 +278,17 @@ def test_image_inputs_are_rejected():
       models.build(ml_collections.ConfigDict(dict(name=name)), spec)
 
 
-def test_materialize_is_the_exact_identity_with_identity_gradient():
-  from cnn_vs_rnn.models.materialize import materialize
-  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, 7)) * 1e3, jnp.float32)
+@pytest.mark.parametrize('channels', [7, 16, 25])
+def test_materialize_is_the_exact_identity_with_identity_gradient(channels):
+  from cnn_vs_rnn.models.materialize import MIN_CHANNELS, materialize
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, channels)) * 1e3, jnp.float32)
   x = x.at[0, 0, 0].set(1e-30).at[0, 0, 1].set(-0.0)
   np.testing.assert_array_equal(jax.jit(materialize)(x), x)
   ct = jnp.asarray(np.random.default_rng(1).normal(size=x.shape), jnp.float32)
   np.testing.assert_array_equal(jax.vjp(materialize, x)[1](ct)[0], ct)
+  # On CPU: the contraction from MIN_CHANNELS channels on, nothing below.
+  dots = str(jax.make_jaxpr(materialize)(x)).count('dot_general')
+  assert dots == (channels >= MIN_CHANNELS)
 
 
 @pytest.mark.parametrize('scan_type', lru_lib.SCAN_TYPES)
