@@ -102,6 +102,37 @@ def test_tcn_padding_does_not_change_results():
       np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
 
 
+def test_padded_channels_only_where_they_add_at_most_a_quarter():
+  from cnn_vs_rnn.models.tcn import padded_channels
+  assert padded_channels(15, 15) == (16, 16)
+  assert padded_channels(31, 30) == (32, 32)
+  assert padded_channels(60, 60) == (64, 64)
+  assert padded_channels(24, 24) == (24, 24)   # already multiples of 8
+  assert padded_channels(10, 10) == (10, 10)   # 16 x 16 is 2.56x the MACs
+  assert padded_channels(25, 25) == (25, 25)   # 32 x 32 is 1.64x
+  assert padded_channels(1, 15) == (1, 15)     # 8 x 16 is 8.5x
+
+
+@pytest.mark.parametrize('c,f,k,d', [(15, 15, 3, 2), (31, 30, 5, 8), (10, 10, 3, 1),
+                                     (1, 15, 3, 4)])
+def test_causal_conv_is_flax_conv_values_and_gradients(c, f, k, d):
+  from cnn_vs_rnn.models.tcn import CausalConv
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(1), (4, 40, c))
+  flax_conv = nn.Conv(f, (k,), kernel_dilation=(d,), padding=[((k - 1) * d, 0)])
+  conv = CausalConv(f, k, d)
+  variables = flax_conv.init(jax.random.key(0), x)
+  # The same parameters: names, shapes and initial values.
+  for a, b in zip(jax.tree.leaves(conv.init(jax.random.key(0), x)), jax.tree.leaves(variables)):
+    np.testing.assert_array_equal(a, b)
+  variables = jax.tree.map(lambda v: v + 0.1, variables)  # Non-zero biases.
+  loss = lambda m: lambda v, x: jnp.sum(jnp.sin(m.apply(v, x)))
+  want = jax.value_and_grad(loss(flax_conv), argnums=(0, 1))(variables, x)
+  got = jax.value_and_grad(loss(conv), argnums=(0, 1))(variables, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------
 # LRU
 
