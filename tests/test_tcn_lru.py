@@ -102,6 +102,37 @@ def test_tcn_padding_does_not_change_results():
       np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
 
 
+def test_padded_channels_only_where_they_add_at_most_a_quarter():
+  from cnn_vs_rnn.models.tcn import padded_channels
+  assert padded_channels(15, 15) == (16, 16)
+  assert padded_channels(31, 30) == (32, 32)
+  assert padded_channels(60, 60) == (64, 64)
+  assert padded_channels(24, 24) == (24, 24)   # already multiples of 8
+  assert padded_channels(10, 10) == (10, 10)   # 16 x 16 is 2.56x the MACs
+  assert padded_channels(25, 25) == (25, 25)   # 32 x 32 is 1.64x
+  assert padded_channels(1, 15) == (1, 15)     # 8 x 16 is 8.5x
+
+
+@pytest.mark.parametrize('c,f,k,d', [(15, 15, 3, 2), (31, 30, 5, 8), (10, 10, 3, 1),
+                                     (1, 15, 3, 4)])
+def test_causal_conv_is_flax_conv_values_and_gradients(c, f, k, d):
+  from cnn_vs_rnn.models.tcn import CausalConv
+  import flax.linen as nn
+  x = jax.random.normal(jax.random.key(1), (4, 40, c))
+  flax_conv = nn.Conv(f, (k,), kernel_dilation=(d,), padding=[((k - 1) * d, 0)])
+  conv = CausalConv(f, k, d)
+  variables = flax_conv.init(jax.random.key(0), x)
+  # The same parameters: names, shapes and initial values.
+  for a, b in zip(jax.tree.leaves(conv.init(jax.random.key(0), x)), jax.tree.leaves(variables)):
+    np.testing.assert_array_equal(a, b)
+  variables = jax.tree.map(lambda v: v + 0.1, variables)  # Non-zero biases.
+  loss = lambda m: lambda v, x: jnp.sum(jnp.sin(m.apply(v, x)))
+  want = jax.value_and_grad(loss(flax_conv), argnums=(0, 1))(variables, x)
+  got = jax.value_and_grad(loss(conv), argnums=(0, 1))(variables, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------
 # LRU
 
@@ -278,10 +309,37 @@ def test_image_inputs_are_rejected():
       models.build(ml_collections.ConfigDict(dict(name=name)), spec)
 
 
-def test_materialize_is_the_exact_identity_with_identity_gradient():
-  from cnn_vs_rnn.models.materialize import materialize
-  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, 7)) * 1e3, jnp.float32)
+@pytest.mark.parametrize('channels', [7, 16, 25])
+def test_materialize_is_the_exact_identity_with_identity_gradient(channels):
+  from cnn_vs_rnn.models.materialize import MIN_CHANNELS, materialize
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, channels)) * 1e3, jnp.float32)
   x = x.at[0, 0, 0].set(1e-30).at[0, 0, 1].set(-0.0)
   np.testing.assert_array_equal(jax.jit(materialize)(x), x)
   ct = jnp.asarray(np.random.default_rng(1).normal(size=x.shape), jnp.float32)
   np.testing.assert_array_equal(jax.vjp(materialize, x)[1](ct)[0], ct)
+  # On CPU: the contraction from MIN_CHANNELS channels on, nothing below.
+  dots = str(jax.make_jaxpr(materialize)(x)).count('dot_general')
+  assert dots == (channels >= MIN_CHANNELS)
+
+
+@pytest.mark.parametrize('scan_type', lru_lib.SCAN_TYPES)
+@pytest.mark.parametrize('T', [1, 2, 9, 40])
+def test_lru_recurrence_custom_vjp_equals_autodiff_of_the_scan(scan_type, T):
+  # The hand-written backward pass against JAX's differentiation of the same scan.
+  p = random_lru_params(6, 1, seed=T)
+  lambda_N = lru_lib.lru_lambda(p['nu_log'], p['theta_log'])
+  re, im, ct_re, ct_im = jax.random.normal(jax.random.key(T), (4, 3, T, 6))
+  bu_BxTxN, dx_BxTxN = jax.lax.complex(re, im), jax.lax.complex(ct_re, ct_im)
+  plain = lambda lam, bu: lru_lib._recurrence_BxTxN(lam, bu, scan_type)
+  custom = lambda lam, bu: lru_lib.linear_recurrence_BxTxN(lam, bu, scan_type)
+  want_x, want_vjp = jax.vjp(plain, lambda_N, bu_BxTxN)
+  got_x, got_vjp = jax.vjp(custom, lambda_N, bu_BxTxN)
+  np.testing.assert_array_equal(got_x, want_x)
+  for got, want in zip(got_vjp(dx_BxTxN), want_vjp(dx_BxTxN)):
+    assert got.dtype == want.dtype == jnp.complex64
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(want))))
+  # Through a real loss, as training uses it.
+  loss = lambda f: lambda lam, bu: jnp.sum(jnp.sin(f(lam, bu).real) * f(lam, bu).imag)
+  for got, want in zip(jax.grad(loss(custom), argnums=(0, 1))(lambda_N, bu_BxTxN),
+                       jax.grad(loss(plain), argnums=(0, 1))(lambda_N, bu_BxTxN)):
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(np.max(np.abs(want))))
