@@ -415,7 +415,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     run = build_run(config, devices)  # Validates the config first.
     # One training run per workdir: process 0 holds its lock until the end.
     with fileio.WorkdirLock(workdir) if parallel.is_primary() else contextlib.nullcontext():
-      return _train_and_evaluate(run, workdir)
+      final = _train_and_evaluate(run, workdir)
+    # No process leaves (taking JAX's coordination service with it, on process 0)
+    # while another still finishes its last saves and evaluations.
+    parallel.sync('cnn_vs_rnn.train_and_evaluate.done')
+    return final
 
 
 def _train_and_evaluate(run: Run, workdir: str) -> dict:
@@ -514,6 +518,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
     drain()
     if not bool(p_all_finite(state.params)):
       raise NonFiniteLossError(step, 'finite, but the parameters are not')
+    if best is not None and jax.process_count() > 1:
+      best.wait()  # orbax's multi-host barriers allow one save in flight at a time.
     ckpt.save(step, state, {**train_iter.get_state(), 'log_window': save_window(window),
                             'config': config.to_dict()})
     saved.append(step)
@@ -523,6 +529,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
     if not bool(p_all_finite(state.params)):
       raise NonFiniteLossError(step, 'finite, but the parameters are not')
     metric = tasks.selection(dataset.spec.task)[0]
+    if jax.process_count() > 1:
+      ckpt.wait()  # orbax's multi-host barriers allow one save in flight at a time.
     best.save(step, state, {'config': config.to_dict()},
               metric=float(np.mean([m[metric] for m in per_seed])))
 
