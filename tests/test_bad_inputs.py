@@ -163,7 +163,7 @@ ROWS = {
     'train_eval_batch_negative': train('--config.data.eval_batch_size=-4', fragments=(
         'data.eval_batch_size=-4 must be a positive integer',)),
     'train_batch_larger_than_split': train('--config.data.batch_size=8000', fragments=(
-        'data.batch_size=8000 is larger than the 4,000 training examples', 'at most 4000')),
+        'data.batch_size=8000 is larger than the 3,600 training examples', 'at most 3600')),
     # --- train: config files.
     'train_config_missing': train(config='{tmp}/nope.py', fragments=(
         'nope.py', 'does not exist')),
@@ -285,7 +285,7 @@ ROWS = {
     'benchmark_lr_nan': bench('--config.optim.learning_rate=nan', fragments=(
         'optim.learning_rate=nan must be a finite number > 0',)),
     'benchmark_batch_larger_than_split': bench('--config.data.batch_size=8000', fragments=(
-        'data.batch_size=8000 is larger than the 4,000 training examples',)),
+        'data.batch_size=8000 is larger than the 3,600 training examples',)),
     'benchmark_width_zero': bench('--config.model.features=(0,25,25)', fragments=(
         'model.features=(0, 25, 25) must hold integers >= 1',)),
 }

@@ -69,7 +69,8 @@ def test_results_equal_each_runs_final_metrics(grid_sweep):
     final = read_json(os.path.join(p['workdir'], 'final_metrics.json'))
     assert p['status'] == 'ok' and p['seeds'] == final['seeds'] == [0, 1]
     assert p['num_params'] == final['num_params'] == 5210
-    assert sorted(p['metrics']) == sorted(final['per_seed']) == ['eval/accuracy', 'eval/loss']
+    assert sorted(p['metrics']) == sorted(final['per_seed']) == [
+        f'{s}/{m}' for s in ('eval', 'test', 'val') for m in ('accuracy', 'loss')]
     for key, stats in p['metrics'].items():
       assert stats['per_seed'] == final['per_seed'][key]
       assert stats['mean'] == pytest.approx(final['mean'][key], rel=1e-12)

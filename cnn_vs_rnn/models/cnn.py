@@ -74,5 +74,7 @@ class CNN1D(nn.Module):
                   dtype=self.dtype, name=f'conv{i}')(h)
       h = nn.relu(h)
       if lengths_B is not None:
-        lengths_B = jnp.maximum((lengths_B + 2 * self.padding - k) // s + 1, 0)
+        # At least one position: a sequence too short for the stack still reads
+        # its first output (computed from its steps and zeros), never an empty pool.
+        lengths_B = jnp.maximum((lengths_B + 2 * self.padding - k) // s + 1, 1)
     return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B)
