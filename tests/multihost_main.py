@@ -5,7 +5,8 @@
 --mock_tfds=N (first argument): run under tfds.testing.mock_data with N
   examples per split, as tests/tfds_fakes.py does in process (imdb_reviews...).
 $CNN_VS_RNN_TEST_WRITE_LOG: a file that gets one line per path this process
-  opens for writing under DIR or $TFDS_DATA_DIR, except under DIR/checkpoints/
+  opens for writing under DIR or $TFDS_DATA_DIR, except under DIR/checkpoints/ and
+  DIR/best_checkpoint/
   (where orbax's multi-host protocol has every process write its own part).
 
 Run it with PYTHONPATH at the repository, so that this checkout's package is
@@ -32,7 +33,7 @@ def _workdir(argv) -> str:
 def record_writes(roots, skipped, log_path: str) -> None:
   """Appends to `log_path` each path opened for writing under `roots`, except under `skipped`."""
   roots = [os.path.abspath(r) + os.sep for r in roots]
-  skipped = os.path.abspath(skipped) + os.sep
+  skipped = tuple(os.path.abspath(d) + os.sep for d in skipped)
   real_open, real_os_open = builtins.open, os.open
 
   def note(path):
@@ -69,7 +70,9 @@ def main(argv) -> int:
     open(log_path, 'w').close()
     workdir = _workdir(argv)
     roots = [workdir] + ([os.environ['TFDS_DATA_DIR']] if 'TFDS_DATA_DIR' in os.environ else [])
-    record_writes(roots, os.path.join(workdir, 'checkpoints'), log_path)
+    # Orbax writes both checkpoint trees from every process.
+    record_writes(roots, [os.path.join(workdir, d) for d in ('checkpoints', 'best_checkpoint')],
+                  log_path)
   with mock:
     return train.main(argv)
 

@@ -195,7 +195,8 @@ def test_only_process_0_prints_and_writes_run_files(default_runs):
   assert_primary_alone_speaks_and_writes(two, root / 'two')
   # Written twice, metrics.jsonl would hold every step twice.
   steps = [(r['step'], 'eval/loss' in r) for r in metric_rows(root / 'two')]
-  want = [(s, False) for s in range(50, 301, 50)] + [(150, True), (300, True)]
+  # Train rows every 50 steps, evaluations at 150 and 300, and the test row at 300.
+  want = [(s, False) for s in range(50, 301, 50)] + [(150, True), (300, True), (300, False)]
   assert sorted(steps) == sorted(want)
   assert len(os.listdir(root / 'two' / 'tensorboard')) == 1
   # Process 0 alone generated the dataset (process 1 waited at the barrier).
