@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains every family on MNIST-1D at about 5k parameters, seeds 0-2 as three
-# replicas of one program (num_seeds=3) with 100 steps per compiled call, in one
+# replicas of one program (num_seeds=3) with 50 steps per compiled call (as experiments/config_results), in one
 # sweep (python -m cnn_vs_rnn.sweep: finished runs are skipped, unfinished ones
 # resume), then draws RUNS_DIR/accuracy.png and prints the table of README.md.
 # Usage (from the repository root):
@@ -15,9 +15,9 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # This checkout's cnn_vs_rn
 configs=$(printf 'configs/mnist1d_%s.py,' cnn tcn gru lstm elman lru)
 status=0
 "$python" -m cnn_vs_rnn.sweep --out "$runs" --configs "${configs%,}" --seeds 3 \
-  --set steps_per_loop=100 --metric eval/accuracy "$@" || status=$?
+  --set steps_per_loop=50 --metric test/accuracy "$@" || status=$?
 case $status in 0|1) ;; *) exit $status ;; esac  # 2: bad input; 130/143: stopped.
-"$python" -m cnn_vs_rnn.plot results "$runs" --metric eval/accuracy --x config --kind bar \
+"$python" -m cnn_vs_rnn.plot results "$runs" --metric test/accuracy --x config --kind bar \
   --title 'MNIST-1D, about 5k parameters: mean ± std over 3 seeds' --out "$runs/accuracy.png"
 "$python" experiments/mnist1d_families/summarize.py "$runs"
 exit $status

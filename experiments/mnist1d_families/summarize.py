@@ -17,12 +17,12 @@ def family(point: dict) -> str:
 
 
 def table(points: list[dict]) -> str:
-  lines = ['| family | params | eval accuracy (mean ± std over seeds) | seeds | wall s | '
+  lines = ['| family | params | test accuracy (mean ± std over seeds) | seeds | wall s | '
            'published |', '|---|---|---|---|---|---|']
   for p in points:
     params = f'{p["num_params"]:,}' if p['num_params'] is not None else '–'
     wall = f'{p["wall_s"]:.0f}' if p['wall_s'] is not None else '–'
-    accuracy = sweep.format_mean_std(p['metrics'].get('eval/accuracy'))
+    accuracy = sweep.format_mean_std(p['metrics'].get('test/accuracy'))
     lines.append(f'| {family(p)} | {params} | {accuracy} | {len(p["seeds"])} | {wall} | '
                  f'{PUBLISHED.get(family(p), "")} |')
   return '\n'.join(lines)
