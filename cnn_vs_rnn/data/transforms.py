@@ -6,7 +6,12 @@
   'pixels'  images [H, W, C] -> sequences [H*W, C] (one pixel per step);
   'permuted' the time axis (pixels, for images) reordered by one fixed
             permutation drawn from `config.data.permutation_seed`
-            (permuted MNIST; the shuffled-sequence MNIST-1D control).
+            (permuted MNIST; the shuffled-sequence MNIST-1D control);
+  'shuffled' the time axis (pixels, for images; frames, for video clips)
+            of every example reordered by its own permutation, drawn from
+            `config.data.permutation_seed` and the example's place in its
+            split: no order is left to learn (the moving_digits control).
+            For datasets held in memory.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError
 
-VIEWS = ('', 'rows', 'pixels', 'permuted')
+VIEWS = ('', 'rows', 'pixels', 'permuted', 'shuffled')
 
 
 def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
@@ -41,8 +46,18 @@ def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
     flatten = lambda x: x
   if view == 'pixels':
     return flatten, tuple(input_shape)
+  if view == 'shuffled':
+    return (lambda x: shuffle_each(flatten(x), permutation_seed)), tuple(input_shape)
   perm = np.random.default_rng(permutation_seed).permutation(input_shape[0])
   return (lambda x: flatten(x)[:, perm]), tuple(input_shape)
+
+
+def shuffle_each(x_NxTx, seed: int) -> np.ndarray:
+  """Axis 1 of every row of x reordered by its own permutation, from default_rng(seed)."""
+  n, steps = x_NxTx.shape[:2]
+  order = np.random.default_rng(seed).permuted(np.tile(np.arange(steps), (n, 1)), axis=1)
+  return np.take_along_axis(x_NxTx, order.reshape(order.shape + (1,) * (x_NxTx.ndim - 2)),
+                            axis=1)
 
 
 def apply_view(dataset, view: str, permutation_seed: int = 0):
@@ -61,6 +76,10 @@ def apply_view(dataset, view: str, permutation_seed: int = 0):
   for name, split in dataset.splits.items():
     if isinstance(split, dict):
       splits[name] = on_batch(split)
+    elif view == 'shuffled':
+      raise ConfigError("data.view='shuffled' draws one order per example of a split "
+                        f'held in memory; the {name!r} split of this dataset is read '
+                        'record by record')
     else:
       splits[name] = dataclasses.replace(
           split, to_arrays=lambda recs, f=split.to_arrays: on_batch(f(recs)))
