@@ -10,11 +10,19 @@ from cnn_vs_rnn.models import sizing
 
 SEQUENCE = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 IMAGE = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
+VIDEO = DataSpec(input_shape=(4, 16, 16, 1), task='classification', num_outputs=10)
 FAMILIES = sorted(sizing.WIDTH_FIELDS)
 
 
 def spec_for(name):
-  return IMAGE if name in ('cnn2d', 'lenet', 'vgg', 'resnet') else SEQUENCE
+  """Sequences, or images or video clips for a model that does not take sequences."""
+  for spec in (SEQUENCE, IMAGE, VIDEO):
+    try:
+      models.build(ml_collections.ConfigDict({'name': name}), spec)
+      return spec
+    except ConfigError:
+      pass
+  raise AssertionError(f'model {name!r} takes none of the test shapes')
 
 
 def test_every_registered_model_can_be_sized():

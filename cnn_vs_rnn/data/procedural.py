@@ -672,8 +672,9 @@ def moving_digits_arrays(images_NxSxS: np.ndarray, labels_N: np.ndarray, n: int,
   a speed of 1..max_speed pixels per frame, and a start drawn so that the
   first step does not reach a wall: the displacement from frame 0 to frame 1
   is the direction times the speed. Later frames bounce off the walls.
-  Returns x, y = 4 * digit + direction, digit, direction, speed and the
-  digit's top-left corner per frame (position [n, T, 2], (row, column)).
+  Returns x, y = 4 * digit + direction, digit, direction, speed, the index
+  of the clip's image and the digit's top-left corner per frame (position
+  [n, T, 2], (row, column)).
   """
   rng = np.random.default_rng(seed)
   size = images_NxSxS.shape[1]
@@ -697,7 +698,7 @@ def moving_digits_arrays(images_NxSxS: np.ndarray, labels_N: np.ndarray, n: int,
       x[i, t, r:r + size, c:c + size, 0] = images_NxSxS[order[i]]
   digit = labels_N[order].astype(np.int64)
   return {'x': x, 'y': digit * len(MOVING_DIGITS_DIRECTIONS) + direction, 'digit': digit,
-          'direction': direction, 'speed': speed, 'position': position}
+          'direction': direction, 'speed': speed, 'image': order, 'position': position}
 
 
 def digit_image_pools(test_fraction: float, validation_fraction: float, scale: int = 1
