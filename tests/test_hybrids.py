@@ -71,6 +71,24 @@ def test_convlstm_matches_numpy_equations(T, impl):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('impl', ['xla', 'im2col'])
+def test_conv3d_is_flax_conv_values_and_gradients(impl):
+  import flax.linen as nn
+  from cnn_vs_rnn.models.video import Conv3D
+  x = jax.random.normal(jax.random.key(1), (2, 4, 5, 6, 3))
+  flax_conv = nn.Conv(4, (3, 3, 3), padding='SAME')
+  variables = flax_conv.init(jax.random.key(0), x)
+  conv = Conv3D(4, 3, impl=impl)
+  for a, b in zip(jax.tree.leaves(conv.init(jax.random.key(0), x)), jax.tree.leaves(variables)):
+    np.testing.assert_array_equal(a, b)  # the same parameters and initial values
+  variables = jax.tree.map(lambda v: v + 0.1, variables)
+  loss = lambda m: jax.jit(jax.value_and_grad(
+      lambda v, x: jnp.sum(jnp.sin(m.apply(v, x))), argnums=(0, 1)))
+  for a, b in zip(jax.tree.leaves(loss(conv)(variables, x)),
+                  jax.tree.leaves(loss(flax_conv)(variables, x))):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 CASES = [
     (dict(name='crnn', features=(4, 5), hidden_size=4), SEQUENCE),
     (dict(name='crnn', features=(4,), hidden_size=4, cell='lstm', bidirectional=True,

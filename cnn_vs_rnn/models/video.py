@@ -8,12 +8,19 @@
             (without the paper's peephole terms W_c . c). As in models/rnn.py,
             W_x * x_t of every frame is one convolution before the scan
             (`nn.scan` over frames), the forget-gate bias starts at 1, and
-            the state is carried in at least float32. The last layer's final
-            h is pooled over (H, W) (`pool`) and read out by a Dense layer.
+            the state is carried in at least float32. `patch_size` p > 1 first
+            turns each frame into non-overlapping p x p patches, [H/p, W/p,
+            p*p*C] (the paper's 4x4 patches of 64x64 Moving MNIST), which
+            divides the cost of every convolution by about p*p. The last
+            layer's final h is pooled over (H, W) (`pool`) and read out by a
+            Dense layer.
   cnn3d     blocks of 3D convolutions over (time, height, width) with ReLU,
             a max pooling after each block (`pool_size` on H and W,
             `time_pool_size` on T), a readout over (T, H, W) (`pool`),
-            hidden Dense layers, then the output layer.
+            hidden Dense layers, then the output layer. `conv_impl` as for
+            cnn2d: 'im2col' (the default on CPU, 'auto') gathers each output
+            voxel's k x k x k patch and multiplies all patches by the kernel
+            in one matmul; 'xla' is `lax.conv_general_dilated`.
   cnn_lstm  the 2D CNN of models/cnn2d.py (its `ConvBlocks`: blocks of
             conv, norm, activation, pooling) on every frame, each frame's
             map read out to a vector (`frame_pool`; 'flatten' keeps where
@@ -29,12 +36,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import jax.numpy as jnp
+from jax import lax
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.cnn2d import (ACTIVATIONS, CONV_IMPLS, READOUTS, ConvBlocks, Conv2D,
                                      ConvStack2D, block_paddings, check_choice, readout_BxD,
-                                     stack_output_hw)
+                                     resolve_conv_impl, stack_output_hw)
 from cnn_vs_rnn.models.precision import cast, state_dtype
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.models.rnn import CELLS, RNN, input_bias_init
@@ -92,12 +100,22 @@ class ConvLSTMLayer(nn.Module):
     return outputs, carry
 
 
+def space_to_depth(x_BxTxHxWxC, p: int):
+  """Each frame as non-overlapping p x p patches: [B, T, H/p, W/p, p*p*C]."""
+  if p == 1:
+    return x_BxTxHxWxC
+  B, T, H, W, C = x_BxTxHxWxC.shape
+  x = x_BxTxHxWxC.reshape(B, T, H // p, p, W // p, p, C).transpose(0, 1, 2, 4, 3, 5, 6)
+  return x.reshape(B, T, H // p, W // p, p * p * C)
+
+
 @register('convlstm', widths=('features',))
 class ConvLSTM(nn.Module):
   """Stacked ConvLSTM layers over the frames; the last layer's final h is read out."""
   num_outputs: int
   features: Sequence[int] = (16, 16)  # one ConvLSTM layer per entry
   kernel_size: int = 3
+  patch_size: int = 1                 # frames -> p x p patches [H/p, W/p, p*p*C] first
   pool: str = 'max'                   # final h -> vector: 'flatten', 'mean', 'max'
   conv_impl: str = 'auto'             # 'auto', 'xla', 'im2col'
   dtype: Any = None                   # computation dtype (models/precision.py)
@@ -106,13 +124,16 @@ class ConvLSTM(nn.Module):
     check_video_input('convlstm', input_shape)
     if not self.features:
       raise ConfigError('model.features must list at least one ConvLSTM layer width')
+    if input_shape[1] % self.patch_size or input_shape[2] % self.patch_size:
+      raise ConfigError(f'model.patch_size={self.patch_size} must divide the frames\' '
+                        f'height and width {tuple(input_shape[1:3])}')
     check_choice('pool', self.pool, READOUTS)
     check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
 
   @nn.compact
   def __call__(self, x_BxTxHxWxC, lengths=None, train: bool = False):
     del lengths, train  # Fixed-length clips; no dropout or normalisation.
-    h = x_BxTxHxWxC
+    h = space_to_depth(x_BxTxHxWxC, self.patch_size)
     for i, f in enumerate(self.features):
       h, (_, last) = ConvLSTMLayer(int(f), self.kernel_size, self.conv_impl, self.dtype,
                                    name=f'layer{i}')(h)
@@ -121,6 +142,49 @@ class ConvLSTM(nn.Module):
 
 # ---------------------------------------------------------------------------
 # 3D CNN
+
+
+def xla_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
+  """'SAME' 3D convolution, stride 1."""
+  return lax.conv_general_dilated(x_BxTxHxWxC, kernel_KxKxKxCxF, (1, 1, 1), 'SAME',
+                                  dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
+
+
+def im2col_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
+  """The convolution of `xla_conv3d` as patches [B*T*H*W, KT*KH*KW*C] @ [KT*KH*KW*C, F].
+
+  A patch lists its voxels in the order of the kernel's (KT, KH, KW) axes,
+  each voxel's C channels together, so the kernel is only reshaped.
+  """
+  kt, kh, kw, c, f = kernel_KxKxKxCxF.shape
+  b, t, h, w, _ = x_BxTxHxWxC.shape
+  pads = lax.padtype_to_pads((t, h, w), (kt, kh, kw), (1, 1, 1), 'SAME')
+  x = jnp.pad(x_BxTxHxWxC, ((0, 0), *pads, (0, 0)))
+  patches = jnp.concatenate([x[:, i:i + t, j:j + h, l:l + w]
+                             for i in range(kt) for j in range(kh) for l in range(kw)], -1)
+  y = patches.reshape(b * t * h * w, kt * kh * kw * c) @ kernel_KxKxKxCxF.reshape(-1, f)
+  return y.reshape(b, t, h, w, f)
+
+
+CONV3D = {'xla': xla_conv3d, 'im2col': im2col_conv3d}
+
+
+class Conv3D(nn.Module):
+  """`nn.Conv` over (T, H, W), 'SAME', stride 1 (same parameters), computed by `impl`."""
+  features: int
+  kernel_size: int = 3
+  impl: str = 'auto'
+  dtype: Any = None
+
+  @nn.compact
+  def __call__(self, x_BxTxHxWxC):
+    k = self.kernel_size
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, k, k, x_BxTxHxWxC.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    y = CONV3D[resolve_conv_impl(self.impl)](cast(x_BxTxHxWxC, self.dtype),
+                                             cast(kernel, self.dtype))
+    return y + cast(bias, self.dtype)
 
 
 def max_pool_3d(h_BxTxHxWxC, time_size: int, size: int):
@@ -151,10 +215,12 @@ class CNN3D(nn.Module):
   dense: Sequence[int] = (64,)      # hidden Dense layers before the output
   activation: str = 'relu'
   dropout: float = 0.0              # after every hidden Dense layer, when training
+  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
   dtype: Any = None                 # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
     check_video_input('cnn3d', input_shape)
+    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
     if not self.blocks or any(not b for b in self.blocks):
       raise ConfigError('model.blocks must be a non-empty list of non-empty tuples of '
                         'conv widths')
@@ -177,8 +243,8 @@ class CNN3D(nn.Module):
     h = x_BxTxHxWxC
     for b, widths in enumerate(self.blocks):
       for i, width in enumerate(widths):
-        h = act(nn.Conv(int(width), (k, k, k), padding='SAME', dtype=self.dtype,
-                        name=f'block{b}_conv{i}')(h))
+        h = act(Conv3D(int(width), k, self.conv_impl, self.dtype,
+                       name=f'block{b}_conv{i}')(h))
       h = max_pool_3d(h, self.time_pool_size, self.pool_size)
     h = readout_3d(h, self.pool)
     for i, width in enumerate(self.dense):

@@ -1,0 +1,39 @@
+"""PLACEHOLDER
+
+  python -m cnn_vs_rnn.train --config configs/moving_digits_cnn3d.py --workdir runs/moving_digits_cnn3d
+
+Expected: not run yet.
+"""
+
+from cnn_vs_rnn import configlib
+
+
+def get_config():
+  c = configlib.base_config()
+  c.num_train_steps = 1500
+  c.log_every_steps = 100
+  c.eval_every_steps = 500
+  c.checkpoint_every_steps = 500
+
+  c.data.name = 'moving_digits'
+  c.data.num_frames = 8
+  c.data.canvas = 24
+  c.data.num_train = 6000  # clips; 600 of them are the validation split
+  c.data.num_test = 1000
+  c.data.batch_size = 32
+  c.data.eval_batch_size = 200
+  c.data.data_dir = ''
+  c.data.view = ''  # 'shuffled': every clip's frames in its own order (the motion control)
+
+  c.model.name = 'cnn3d'
+  c.model.blocks = ((16,), (32,))
+  c.model.kernel_size = 3
+  c.model.pool_size = 2
+  c.model.time_pool_size = 1
+  c.model.pool = 'max'
+  c.model.dense = (64,)
+
+  c.optim.name = 'adam'
+  c.optim.learning_rate = 0.002
+  c.optim.grad_clip_norm = 1.0
+  return c
