@@ -1,8 +1,17 @@
-"""PLACEHOLDER
+"""A CRNN on log-mel spectrograms of the synthetic keywords (offline speech).
 
   python -m cnn_vs_rnn.train --config configs/keywords_crnn.py --workdir runs/keywords_crnn
 
-Expected: not run yet.
+Two 3x3 convolutions (16 channels) over (time, mel), each followed by a 2x2
+max pool, turn the 98 x 40 spectrogram into 25 steps of 10 x 16 features;
+a GRU of 64 units reads them and is read out at its last step: 46,522
+parameters. To compare with configs/keywords_cnn.py (a 2D CNN with a global
+max) and configs/keywords_gru.py (a GRU on the 98 raw frames).
+
+Expected on the 'hard' keywords (measured, 1 seed, not a result): validation
+accuracy 0.930 at step 1000 and 1500, selected step 1500: test accuracy 0.937;
+about 3.5 minutes on the 2-core CPU shared with other jobs (generating the
+dataset the first time included).
 """
 
 from cnn_vs_rnn import configlib

@@ -1,8 +1,17 @@
-"""PLACEHOLDER
+"""A per-frame 2D CNN, then an LSTM over the frames, on moving digits (offline video).
 
   python -m cnn_vs_rnn.train --config configs/moving_digits_cnn_lstm.py --workdir runs/moving_digits_cnn_lstm
 
-Expected: not run yet.
+The clips of configs/moving_digits_cnn3d.py (8 frames, 24x24, 40 classes =
+10 digits x 4 directions). cnn2d's conv blocks (8, 16, 16 channels, 3x3
+SAME, max-pool 2) on every frame; each frame's 3x3x16 map, flattened so that
+the digit's position survives, feeds an LSTM of 32 units read out at the
+last frame: 27,672 parameters.
+
+Expected (measured, 1 seed, not a result): validation accuracy 0.758 and
+test accuracy 0.756 at step 1500 (still improving), 68 s on the 2-core CPU
+shared with other jobs. --config.data.view=shuffled is the frame-order
+control (about 0.5 at best); not run.
 """
 
 from cnn_vs_rnn import configlib

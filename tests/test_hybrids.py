@@ -56,9 +56,9 @@ def numpy_convlstm(p, x_BxTxHxWxC, F):
 
 
 @pytest.mark.parametrize('impl', ['xla', 'im2col'])
-@pytest.mark.parametrize('T', [1, 3])
-def test_convlstm_matches_numpy_equations(T, impl):
-  F = 3
+def test_convlstm_matches_numpy_equations(impl):
+  # Three steps; the first output is one step from the zero state.
+  T, F = 3, 3
   x = np.random.default_rng(0).normal(size=(2, T, 5, 6, 2)).astype(np.float32)
   layer = ConvLSTMLayer(F, kernel_size=3, conv_impl=impl)
   params = jax.jit(layer.init)(jax.random.key(0), x)['params']
@@ -122,9 +122,9 @@ def test_output_shape_and_a_gradient_for_every_parameter(cfg, spec):
 
 @pytest.mark.parametrize('cfg,lengths', [
     (dict(name='cnn_lstm', blocks=((4,),), hidden_size=4, bidirectional=True, pool='mean'),
-     [4, 2, 3]),
+     [4, 2]),
     (dict(name='crnn', features=(4, 4), hidden_size=4, pool='max', kernel_size=5),
-     [12, 5, 1]),
+     [12, 5]),
 ])
 def test_padding_never_changes_an_output(cfg, lengths):
   # cnn_lstm: frames past a clip's length; crnn: spectrogram rows (time) past its length.

@@ -144,7 +144,8 @@ def moving_digits(data_config) -> Dataset:
   `data.num_frames` (8), `data.canvas` (24), `data.digit_scale` (1: 8x8 digits),
   `data.max_speed` (3 pixels per frame), `data.num_train` (6000, validation
   carved from them), `data.num_test` (1000). `data.view='shuffled'` gives every
-  clip its own frame order: the direction's sign is then lost (at most 0.5 accuracy).
+  clip its own frame order: the digit and the axis of motion survive, the
+  direction's sign does not (about 0.5 accuracy at best).
   """
   T = positive_field(data_config, 'num_frames', 8)
   canvas = positive_field(data_config, 'canvas', 24)
