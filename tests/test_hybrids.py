@@ -266,3 +266,17 @@ def test_shuffled_view_needs_an_order_to_shuffle_per_example():
     assert sorted(map(tuple, a)) == sorted(map(tuple, b))
   assert not np.array_equal(y[0] - y[0, :1], y[1] - y[1, :1])  # not one shared order
   np.testing.assert_array_equal(fn(x), y)  # the same order every time
+  # A split read record by record has no fixed place for an example: refused.
+  lazy = data.Dataset(DataSpec((6, 2), 'classification', 3),
+                      {'train': lazy_split()})
+  with pytest.raises(ConfigError, match="data.view='shuffled' draws one order per example"):
+    transforms.apply_view(lazy, 'shuffled')
+
+
+def lazy_split():
+  import dataclasses
+
+  @dataclasses.dataclass
+  class Lazy:
+    to_arrays: object = None
+  return Lazy()
