@@ -31,6 +31,7 @@ from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
 from cnn_vs_rnn.models import precision, sizing
 from cnn_vs_rnn.models.heads import POOLS
 from cnn_vs_rnn.models.lru import LRUNet
+from cnn_vs_rnn.models.mlp import MLP
 from cnn_vs_rnn.models.rnn import RNN
 from cnn_vs_rnn.models.tcn import TCN
 
