@@ -9,7 +9,8 @@ the --zip axis (all --zip keys step together, so their lists have one
 length). --set KEY=VALUE applies to every run. Values go to
 `python -m cnn_vs_rnn.train` as --config.KEY=VALUE, which parses them by the
 field's type. A list splits at the commas outside brackets, parentheses and
-quotes: --grid 'model.features=(16,16),(32,32)' has two values.
+quotes: --grid 'model.features=(16,16),(32,32)' has two values. A value
+written '' is the empty string: --grid "data.view='',permuted".
 
 Seeds: --seeds N trains seeds seed .. seed + N - 1 as N replicas of one
 program (config.num_seeds = N, the default); with --seed-runs, as N separate
@@ -193,8 +194,11 @@ def point_name(config: str, grid: dict, overrides: dict, max_chars: int = 80) ->
   return f'{readable}-{short_hash(config, overrides)}'
 
 
+EMPTY = ("''", '""')  # A value written '' (or "") is the empty string.
+
+
 def override_args(overrides: dict) -> list[str]:
-  return [f'--config.{k}={v}' for k, v in overrides.items()]
+  return [f'--config.{k}={"" if v in EMPTY else v}' for k, v in overrides.items()]
 
 
 def train_argv(config: str, workdir: str, overrides: dict) -> list[str]:

@@ -350,3 +350,11 @@ def test_plot_commands_write_pngs_of_the_sweep(grid_sweep, tmp_path):
   bad = run_module('cnn_vs_rnn.plot', 'curves', out, '--out', str(tmp_path / 'x.png'))
   assert bad.returncode == 2 and 'holds no metrics.jsonl' in bad.stderr
   assert not (tmp_path / 'x.png').exists()
+
+
+def test_a_value_written_as_two_quotes_is_the_empty_string():
+  key, values = sweep.parse_axis("data.view='',permuted", '--grid')
+  assert (key, values) == ('data.view', ["''", 'permuted'])
+  assert sweep.override_args({'data.view': values[0]}) == ['--config.data.view=']
+  assert sweep.override_args({'data.view': '""'}) == ['--config.data.view=']
+  assert sweep.override_args({'data.view': 'permuted'}) == ['--config.data.view=permuted']
