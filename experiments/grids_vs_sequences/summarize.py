@@ -20,6 +20,10 @@ from cnn_vs_rnn import fileio, sweep
 # (sweep directory, dataset label, prefix of its configs' names)
 SWEEPS = (('mnist1d', 'MNIST-1D', 'mnist1d_'), ('digits_grid', '8x8 digits', 'digits_'),
           ('digits_rows', '8x8 digits', 'digits_'), ('digits_pixels', '8x8 digits', 'digits_'))
+# Long-range sweeps: (directory, label, prefix, validation metric, mode, test metric,
+# the trivial baseline's value of the test metric).
+LONG_RANGE = (('adding', 'adding, T=200', 'adding_', 'val/mse', 'min', 'test/mse', 0.167),
+              ('copy', 'copy memory, T=100', 'copy_', 'val/loss', 'min', 'test/loss', 0.173))
 INTACT_VIEWS = ('', 'rows', 'pixels')
 FORMAT = {'': 'as is', 'rows': 'rows (8 steps)', 'pixels': 'pixels (64 steps)'}
 # Greydanus (2020), MNIST-1D: test accuracy on the ordered data / the shuffled control.
@@ -51,6 +55,64 @@ def rows_of(runs: str) -> list[dict]:
           'test_accuracy': test, 'seeds': p['seeds'], 'wall_s': p['wall_s'],
           'steps': p['step']})
   return rows
+
+
+def long_range_rows(runs: str) -> list[dict]:
+  rows = []
+  for sub, dataset, prefix, val, mode, test, baseline in LONG_RANGE:
+    path = os.path.join(runs, sub, 'results.json')
+    if not os.path.exists(path):
+      continue
+    points = fileio.read_json(path)['points']
+    for p in sweep.select_on_validation(points, ('optim.learning_rate',), val, mode):
+      rows.append({
+          'dataset': dataset, 'family': os.path.splitext(os.path.basename(p['config']))[0]
+          .removeprefix(prefix), 'num_params': p['num_params'],
+          'receptive_field': p['receptive_field'], 'learning_rate':
+          p['grid']['optim.learning_rate'], 'tried': p['tried'], 'metric': test,
+          'validation': p['metrics'][val], 'test': p['metrics'].get(test, {}),
+          'baseline': baseline, 'seeds': p['seeds'], 'wall_s': p['wall_s'], 'steps': p['step']})
+  return rows
+
+
+def long_range_table(rows: list[dict], dataset: str) -> str:
+  here = [r for r in rows if r['dataset'] == dataset]
+  if not here:
+    return ''
+  metric = here[0]['metric']
+  lines = [f'| family | params | receptive field | {metric} | / trivial baseline '
+           f'({here[0]["baseline"]}) | lr |', '|---|---|---|---|---|---|']
+  for r in sorted(here, key=lambda r: r['test'].get('mean', float('inf'))):
+    ratio = f"{r['test']['mean'] / r['baseline']:.4f}" if r['test'] else '–'
+    rf = r['receptive_field'] if r['receptive_field'] is not None else 'all steps'
+    lines.append(f"| {r['family']} | {r['num_params']:,} | {rf} | "
+                 f"{sweep.format_mean_std(r['test']) if r['test'] else '–'} | {ratio} | "
+                 f"{r['learning_rate']} |")
+  return '\n'.join(lines)
+
+
+def long_range_figure(rows: list[dict], out: str) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  datasets = list(dict.fromkeys(r['dataset'] for r in rows if r['test']))
+  fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.0), squeeze=False)
+  for ax, dataset in zip(axes[0], datasets):
+    here = sorted((r for r in rows if r['dataset'] == dataset and r['test']),
+                  key=lambda r: r['test']['mean'])
+    x = np.arange(len(here))
+    ratios = [r['test']['mean'] / r['baseline'] for r in here]
+    errs = [(r['test']['std'] or 0.0) / r['baseline'] for r in here]
+    ax.bar(x, ratios, 0.6, yerr=errs, capsize=3, color='tab:green')
+    ax.axhline(1.0, color='k', lw=1, ls='--', label='trivial baseline')
+    ax.set_yscale('log')
+    ax.set_xticks(x, [r['family'] for r in here], rotation=30)
+    ax.set_ylabel(f"{here[0]['metric']} / baseline (mean ± std, 3 seeds)")
+    ax.set_title(dataset)
+    ax.legend()
+  fig.tight_layout()
+  fig.savefig(os.path.join(out, 'long_range.png'), dpi=120)
+  plt.close(fig)
 
 
 def fmt(stats: dict) -> str:
@@ -115,15 +177,21 @@ def main() -> None:
   args = parser.parse_args()
   out = args.out or args.runs
   os.makedirs(out, exist_ok=True)
-  rows = rows_of(args.runs)
+  rows, long_rows = rows_of(args.runs), long_range_rows(args.runs)
   with open(os.path.join(out, 'results.json'), 'w') as f:
-    json.dump({'rows': rows}, f, indent=1)
+    json.dump({'structure': rows, 'long_range': long_rows}, f, indent=1)
   for dataset in dict.fromkeys(r['dataset'] for r in rows):
     print(f'\n### {dataset}\n')
     print(table(rows, dataset))
+  for dataset in dict.fromkeys(r['dataset'] for r in long_rows):
+    print(f'\n### {dataset}\n')
+    print(long_range_table(long_rows, dataset))
   if rows:
     figure(rows, out)
-  total = sum(p['wall_s'] or 0.0 for sub, _, _ in SWEEPS
+  if any(r['test'] for r in long_rows):
+    long_range_figure(long_rows, out)
+  subs = [s[0] for s in SWEEPS] + [s[0] for s in LONG_RANGE]
+  total = sum(p['wall_s'] or 0.0 for sub in subs
               if os.path.exists(os.path.join(args.runs, sub, 'results.json'))
               for p in fileio.read_json(os.path.join(args.runs, sub, 'results.json'))['points'])
   print(f'\nwall time of every run (all learning rates): {total:.0f} s')
