@@ -51,7 +51,7 @@ sweep --out "$runs/digits_pixels" --configs "$(c digits_tcn digits_lru digits_ls
   --grid "data.view=pixels,permuted" "${lrs[@]}" --set model.param_budget=20000 \
   "${common[@]}" "$@"
 # Long-range structure: the adding problem (T=200) and copy memory (T=100) at 20k
-# and 10k parameters, 2000 steps each, read at the last step (adding) or at
+# and 25k parameters (the MLP needs T*K outputs for copy), 2000 steps each, read at the last step (adding) or at
 # every step (copy). No shuffled control here: the question is how far a
 # family can see, not whether it needs order.
 sweep --out "$runs/adding" --configs "$(c adding_mlp adding_cnn1d adding_tcn adding_gru \
@@ -60,7 +60,7 @@ sweep --out "$runs/adding" --configs "$(c adding_mlp adding_cnn1d adding_tcn add
   --metric val/mse,test/mse "$@"
 sweep --out "$runs/copy" --configs "$(c copy_mlp copy_cnn1d copy_tcn copy_gru copy_lstm)" \
   "${long_lrs[@]}" --set num_train_steps=2000 \
-  --set model.param_budget=10000 --seeds 3 --set steps_per_loop=50 \
+  --set model.param_budget=25000 --seeds 3 --set steps_per_loop=50 \
   --metric val/loss,test/loss "$@"
 "$python" "$here/summarize.py" "$runs" --out "${STUDY_OUT:-$here}"  # STUDY_OUT: elsewhere than the committed results
 exit $status
