@@ -45,6 +45,9 @@ class DataSpec:
   per_step: bool = False        # one output per time step instead of one per example
   vocab_size: int = 0           # > 0: inputs are int32 tokens [T] from this vocabulary
   variable_length: bool = False  # batches carry 'lengths' [B]
+  # One example's outputs where they are neither [num_outputs] nor per step
+  # [T, num_outputs]: [T_target, vocab] for seq2seq, [H, W, classes] for dense.
+  output_shape: tuple[int, ...] = ()
 
   @property
   def input_dtype(self):
