@@ -168,3 +168,6 @@ from cnn_vs_rnn.data import offline  # pylint: disable=g-import-not-at-top,wrong
 from cnn_vs_rnn.data import tfds_sources  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 # Registers the real data that packages ship (mnist_5k, sunspots, co2).
 from cnn_vs_rnn.data import bundled  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the generated transduction pairs (dates, reverse, arithmetic) and
+# shapes_segmentation.
+from cnn_vs_rnn.data import shapes, transduction  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import

@@ -83,9 +83,12 @@ def shift_right(targets_BxT, bos: int = BOS):
   return jnp.concatenate([bos_Bx1, targets_BxT[:, :-1]], axis=1)
 
 
+MASKED_SCORE = -1e30  # exp(MASKED_SCORE - max) is exactly 0; finite for an all-padding row.
+
+
 def attention_weights(scores_BxS, valid_BxS):
   """softmax over the valid source steps, in float32; invalid steps get weight 0."""
-  scores = jnp.where(valid_BxS, scores_BxS.astype(jnp.float32), -jnp.inf)
+  scores = jnp.where(valid_BxS, scores_BxS.astype(jnp.float32), MASKED_SCORE)
   return jax.nn.softmax(scores, axis=-1)
 
 
