@@ -194,7 +194,8 @@ class Seq2Seq:
   marks the target tokens (EOS included). The model gets the targets too
   (`model_inputs`): teacher-forced when training, only their length when
   decoding greedily at evaluation, where the loss is the cross-entropy of
-  the greedy decoder's logits.
+  the greedy decoder's logits. (So train/* metrics are teacher-forced,
+  eval/* ones score what the model generates.)
 
   loss           cross-entropy per target token (the count is the tokens)
   char_accuracy  correct target tokens / target tokens
