@@ -8,7 +8,9 @@ TCN encoder configs/dates_seq2seq_tcn.py.
 
   python -m cnn_vs_rnn.train --config configs/dates_seq2seq_attention.py --workdir runs/dates_attention
 
-Expected: not yet measured.
+Expected (1 seed, not a result; seed 0, 144,105 parameters, 93 s on the shared
+2-core CPU): validation exact_match 1.000 at steps 500, 1000 and 1500; test
+exact_match 1.000, char_accuracy 1.000 (greedy decoding).
 """
 
 from cnn_vs_rnn import configlib

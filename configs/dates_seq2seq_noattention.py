@@ -7,7 +7,10 @@ from the same summary).
 
   python -m cnn_vs_rnn.train --config configs/dates_seq2seq_noattention.py --workdir runs/dates_noattention
 
-Expected: not yet measured.
+Expected (1 seed, not a result; seed 0, 86,569 parameters, 80 s on the shared
+2-core CPU): validation exact_match 0.004 / 0.229 / 0.675 at steps
+500 / 1000 / 1500 (with attention: 1.000 at each); test exact_match
+0.687, char_accuracy 0.970.
 """
 
 from cnn_vs_rnn import configlib

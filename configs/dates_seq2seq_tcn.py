@@ -7,7 +7,9 @@ over all of them (additive attention).
 
   python -m cnn_vs_rnn.train --config configs/dates_seq2seq_tcn.py --workdir runs/dates_tcn
 
-Expected: not yet measured.
+Expected (1 seed, not a result; seed 0, 135,721 parameters, 95 s on the shared
+2-core CPU): validation exact_match 0.994 at step 500, 1.000 at 1000 and
+1500; test exact_match 1.000, char_accuracy 1.000.
 """
 
 from cnn_vs_rnn import configlib

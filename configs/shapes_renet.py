@@ -7,7 +7,9 @@ Dense gives the 2x2 pixels' logits.
 
   python -m cnn_vs_rnn.train --config configs/shapes_renet.py --workdir runs/shapes_renet
 
-Expected: not yet measured.
+Expected (1 seed, not a result; seed 0, 7,440 parameters, 30 s on the shared
+2-core CPU): test mean_iou 0.805 (IoU background 0.999, circle 0.693, square
+0.762, triangle 0.768), pixel_accuracy 0.973; validation mean_iou 0.792.
 """
 
 from cnn_vs_rnn import configlib
