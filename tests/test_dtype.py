@@ -27,6 +27,14 @@ SEQUENCES = DataSpec(input_shape=(12, 3), task='classification', num_outputs=4)
 IMAGES = DataSpec(input_shape=(16, 16, 1), task='classification', num_outputs=4)
 TOKENS = DataSpec(input_shape=(12,), task='classification', num_outputs=4, vocab_size=7)
 VIDEO = DataSpec(input_shape=(3, 8, 8, 1), task='classification', num_outputs=4)
+# Models whose outputs have a shape of their own (DataSpec.output_shape) get their task's data.
+SPECS = {
+    'seq2seq': DataSpec(input_shape=(6,), task='seq2seq', num_outputs=7, vocab_size=7,
+                        output_shape=(4, 7)),
+    'unet': DataSpec(input_shape=(8, 8, 1), task='dense', num_outputs=3,
+                     output_shape=(8, 8, 3)),
+}
+SPECS['renet'] = SPECS['unet']
 
 # Smaller than the defaults, for speed; a model not listed is built with its defaults.
 SMALL = {
@@ -43,6 +51,9 @@ SMALL = {
     'convlstm': dict(features=(4,)),
     'cnn3d': dict(blocks=((4,),), dense=(8,)),
     'cnn_lstm': dict(blocks=((4,),), hidden_size=4),
+    'seq2seq': dict(hidden_size=4, attention_size=4, decoder_embed_dim=3),
+    'unet': dict(features=(4, 4), conv_impl='xla'),
+    'renet': dict(hidden_size=8),
 }
 
 # Paths the registry's defaults do not take.
@@ -74,6 +85,9 @@ def build(case, dtype):
   """(model, spec): sequences, or images or video clips for a model that rejects
   them, or tokens (`tokens=True`), or images (`images=True`)."""
   cfg = dict(case)
+  if cfg['name'] in SPECS:
+    spec = SPECS[cfg['name']]
+    return models.build(ml_collections.ConfigDict(cfg), spec, dtype), spec
   if cfg.pop('tokens', False):
     return models.build(ml_collections.ConfigDict(cfg), TOKENS, dtype), TOKENS
   specs = (IMAGES,) if cfg.pop('images', False) else (SEQUENCES, IMAGES, VIDEO)
@@ -91,8 +105,9 @@ def make_batch(spec, batch: int = 8, seed: int = 0) -> dict:
     inputs = rng.integers(0, spec.vocab_size, (batch,) + spec.input_shape).astype(np.int32)
   else:
     inputs = rng.normal(size=(batch,) + spec.input_shape).astype(np.float32)
+  target_shape = (batch,) + tuple(spec.output_shape[:-1])  # [B], or [B, T], [B, H, W]
   return {'inputs': jnp.asarray(inputs),
-          'targets': jnp.asarray(rng.integers(0, spec.num_outputs, batch), jnp.int32),
+          'targets': jnp.asarray(rng.integers(0, spec.num_outputs, target_shape), jnp.int32),
           'weights': jnp.ones((batch,), jnp.float32)}
 
 
