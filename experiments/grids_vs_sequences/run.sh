@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Grids vs sequences: destroy the structure each family assumes and measure who
-# suffers; then how far each family can see along a sequence. Every family is trained at one parameter budget per dataset, on the
-# data as it is and with its positions shuffled by one fixed permutation, with
-# the same learning-rate sweep (2 values) and 3 seeds per point (num_seeds=3:
-# one program). The learning rate is chosen on validation; test is reported
-# once (summarize.py). Finished runs are skipped, unfinished ones resume.
+# suffers; then how far each family can see along a sequence. Every family is
+# trained at one parameter budget per dataset, on the data as it is and with
+# its positions shuffled by one fixed permutation, with the same learning-rate
+# sweep (2 values) and 3 seeds per point (num_seeds=3: one program;
+# steps_per_loop stays 1, the fastest on CPU: experiments/speed). The learning
+# rate is chosen on validation; test is reported once (summarize.py). Finished
+# runs are skipped, unfinished ones resume.
 # Usage (from the repository root):
 #   bash experiments/grids_vs_sequences/run.sh [RUNS_DIR] [SWEEP ARGS...]
 # Smoke test (tests/test_studies.py): ONLY (a regex on config names) keeps some
@@ -18,7 +20,7 @@ python=${PYTHON:-python}
 [ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && python=.venv/bin/python
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 here=experiments/grids_vs_sequences
-common=(--seeds 3 --set steps_per_loop=50 --metric val/accuracy,test/accuracy)
+common=(--seeds 3 --metric val/accuracy,test/accuracy)
 lrs=(--grid "optim.learning_rate=${LRS:-3e-3,1e-2}")
 long_lrs=(--grid "optim.learning_rate=${LRS:-1e-3,3e-3}")
 status=0
@@ -56,11 +58,11 @@ sweep --out "$runs/digits_pixels" --configs "$(c digits_tcn digits_lru digits_ls
 # family can see, not whether it needs order.
 sweep --out "$runs/adding" --configs "$(c adding_mlp adding_cnn1d adding_tcn adding_gru \
   adding_lstm adding_elman)" "${long_lrs[@]}" --set num_train_steps=2000 --set data.seq_len=100 \
-  --set model.param_budget=20000 --seeds 3 --set steps_per_loop=50 \
+  --set model.param_budget=20000 --seeds 3 \
   --metric val/mse,test/mse "$@"
 sweep --out "$runs/copy" --configs "$(c copy_mlp copy_cnn1d copy_tcn copy_gru copy_lstm)" \
   "${long_lrs[@]}" --set num_train_steps=2000 --set data.seq_len=50 \
-  --set model.param_budget=25000 --seeds 3 --set steps_per_loop=50 \
+  --set model.param_budget=25000 --seeds 3 \
   --metric val/loss,test/loss "$@"
 "$python" "$here/summarize.py" "$runs" --out "${STUDY_OUT:-$here}"  # STUDY_OUT: elsewhere than the committed results
 exit $status
