@@ -186,12 +186,22 @@ def _flip_time(x_BxTxS, lengths):
 # Gradients through time.
 
 
+def _compiled(core, *static):
+  """core(*static, variables, batch) as one compiled function of (variables, batch)."""
+  fn = jax.jit(lambda v, b: core(*static, v, b))
+  return lambda variables, batch: fn(as_variables(variables), _with_weights(dict(batch)))
+
+
 def state_gradients(model: nn.Module, variables, batch: dict, task) -> tuple[dict, jax.Array]:
-  """({state name: dL/dh_t [B, T, S]}, L) for a recurrent model.
+  """({state name: dL/dh_t [B, T, S]}, L) for a recurrent model (compiled).
 
   S is the flattened state: h, (c, h) for the LSTM, (Re x, Im x) for the LRU.
   Backward directions are flipped to the original time order.
   """
+  return _compiled(_state_gradients, model, task)(variables, batch)
+
+
+def _state_gradients(model, task, variables, batch):
   loss = task_loss(task)
   batch = _with_weights(batch)
   c = continuous(model, variables, batch)
@@ -209,7 +219,11 @@ def state_gradients(model: nn.Module, variables, batch: dict, task) -> tuple[dic
 
 
 def input_gradients(model: nn.Module, variables, batch: dict, task) -> tuple[jax.Array, jax.Array]:
-  """(dL/dx [B, T, ...] with respect to the (embedded) inputs, L)."""
+  """(dL/dx [B, T, ...] with respect to the (embedded) inputs, L) (compiled)."""
+  return _compiled(_input_gradients, model, task)(variables, batch)
+
+
+def _input_gradients(model, task, variables, batch):
   loss = task_loss(task)
   batch = _with_weights(batch)
   c = continuous(model, variables, batch)
@@ -228,17 +242,22 @@ def grad_through_time(model: nn.Module, variables, batch: dict, task) -> dict:
 
   Returns `kind` ('hidden_state' or 'input'), `grad_norm` [T], `per_state`
   {name: [T]} (recurrent: one entry per layer and direction), `loss`.
-  Every value but `kind` is an array (jit the others).
+  Compiled; inside a traced function it traces (`grad_arrays` has no `kind`).
   """
+  kind = 'hidden_state' if is_recurrent(model) else 'input'
+  return {'kind': kind, **_compiled(grad_arrays, model, task)(variables, batch)}
+
+
+def grad_arrays(model: nn.Module, task, variables, batch: dict) -> dict:
+  """grad_through_time without `kind`: a pure function of arrays."""
   if is_recurrent(model):
-    grads, value = state_gradients(model, variables, batch, task)
+    grads, value = _state_gradients(model, task, variables, batch)
     per_state = {k: _norm_over_t(g) for k, g in grads.items()}
     total = jnp.sqrt(sum(jnp.square(v) for v in per_state.values()))
-    return {'kind': 'hidden_state', 'grad_norm': total, 'per_state': per_state,
-            'loss': value}
-  g, value = input_gradients(model, variables, batch, task)
+    return {'grad_norm': total, 'per_state': per_state, 'loss': value}
+  g, value = _input_gradients(model, task, variables, batch)
   norm = _norm_over_t(g)
-  return {'kind': 'input', 'grad_norm': norm, 'per_state': {'input': norm}, 'loss': value}
+  return {'grad_norm': norm, 'per_state': {'input': norm}, 'loss': value}
 
 
 def grad_summary(grad_norm_T) -> dict:
@@ -262,7 +281,7 @@ def fixed_batch(split, n: int) -> dict:
 def summary_fn(model: nn.Module, task) -> Callable:
   """(variables, batch) -> grad_summary of grad_through_time (pure, jit/vmap-able)."""
   def fn(variables, batch):
-    return grad_summary(grad_through_time(model, variables, batch, task)['grad_norm'])
+    return grad_summary(grad_arrays(model, task, as_variables(variables), batch)['grad_norm'])
   return fn
 
 
@@ -333,6 +352,10 @@ def step_jacobians(model: nn.Module, variables, batch: dict, max_examples: int =
   if not is_recurrent(model):
     raise ConfigError('jacobian_spectrum applies to recurrent families (elman, lstm, gru, '
                       f'lru), not to {type(backbone_of(model)).__name__}')
+  return _compiled(_step_jacobians, model, max_examples)(variables, batch)
+
+
+def _step_jacobians(model, max_examples, variables, batch):
   c = continuous(model, variables, batch)
   if isinstance(c.backbone, LRUNet):
     return _lru_jacobians(c, max_examples)
@@ -343,7 +366,7 @@ def jacobian_spectrum(model: nn.Module, variables, batch: dict, max_examples: in
   """Singular values of dh_t/dh_{t-1}: `singular_values` {name: [B', T, S]}
   (descending), `top` and `bottom` {name: [T]} (largest and smallest, mean over B')."""
   jac = step_jacobians(model, variables, batch, max_examples)
-  sv = {k: jnp.linalg.svd(j, compute_uv=False) for k, j in jac.items()}
+  sv = jax.jit(lambda j: {k: jnp.linalg.svd(v, compute_uv=False) for k, v in j.items()})(jac)
   return {'singular_values': sv,
           'top': {k: jnp.mean(s[..., 0], axis=0) for k, s in sv.items()},
           'bottom': {k: jnp.mean(s[..., -1], axis=0) for k, s in sv.items()}}
@@ -437,7 +460,7 @@ def receptive_field(model: nn.Module, variables, batch: dict, seed: int = 0) -> 
   `position` of the unit, `analytic_rf`, `analytic_interval` (per spatial axis,
   clipped to the input), `measured_interval` (where the gradient is non-zero),
   `measured_extent` and `footprint` (|gradient| summed over batch and channels).
-  Not jit-able (the unit positions come from the layers' shapes).
+  One compiled program for every layer; the unit positions come from the layers' shapes.
   """
   probes = conv_probes(model)
   c = continuous(model, variables, batch)
@@ -447,23 +470,36 @@ def receptive_field(model: nn.Module, variables, batch: dict, seed: int = 0) -> 
   x = c.x
   spatial = x.shape[1:-1]
 
-  def layer_out(x, path):
-    _, inter = c.backbone.apply(c.variables, x, train=False, capture_intermediates=want,
+  def layer_outs(x, variables):
+    _, inter = c.backbone.apply(variables, x, train=False, capture_intermediates=want,
                                 mutable=['intermediates'])
-    node = inter['intermediates']
-    for key in path:
-      node = node[key]
-    return node['__call__'][0]
+    outs = []
+    for probe in probes:
+      node = inter['intermediates']
+      for key in probe.path:
+        node = node[key]
+      outs.append(node['__call__'][0])
+    return outs
+
+  shapes = [o.shape for o in jax.eval_shape(layer_outs, x, c.variables)]
+  positions = [tuple(s - 1 if causal else s // 2 for s in shape[1:-1]) for shape in shapes]
+  keys = jax.random.split(jax.random.key(seed), len(probes))
+  weights = [jax.random.normal(k, (shape[-1],)) for k, shape in zip(keys, shapes)]
+
+  @jax.jit
+  def footprints(x, variables):
+    """|d unit_l / dx| summed over the batch and channels, every layer l, one program."""
+    def units(x):
+      return [jnp.sum(o[(slice(None),) + pos] * w)
+              for o, pos, w in zip(layer_outs(x, variables), positions, weights)]
+    values, vjp = jax.vjp(units, x)
+    basis = [[jnp.ones_like(v) if i == l else jnp.zeros_like(v) for i, v in enumerate(values)]
+             for l in range(len(values))]
+    return [jnp.sum(jnp.abs(vjp(b)[0]), axis=(0, x.ndim - 1)) for b in basis]
 
   out_layers = []
-  for probe in probes:
-    shape = jax.eval_shape(lambda x: layer_out(x, probe.path), x).shape
-    pos = tuple(s - 1 if causal else s // 2 for s in shape[1:-1])
-    r = jax.random.normal(jax.random.fold_in(jax.random.key(seed), len(out_layers)),
-                          (shape[-1],))
-    unit = lambda x, pos=pos, probe=probe, r=r: jnp.sum(
-        layer_out(x, probe.path)[(slice(None),) + pos] * r)
-    g = np.abs(np.asarray(jax.grad(unit)(x), np.float64)).sum(axis=(0, x.ndim - 1))
+  for probe, pos, g in zip(probes, positions, footprints(x, c.variables)):
+    g = np.asarray(g, np.float64)
     nonzero = g > 0
     measured = [_span(nonzero.any(axis=tuple(j for j in range(g.ndim) if j != i)))
                 for i in range(g.ndim)]
@@ -496,13 +532,13 @@ def sensitivity(model: nn.Module, variables, batch: dict, rel_tol: float = 1e-3)
   last_B = (jnp.full((B,), T - 1) if c.lengths is None
             else jnp.maximum(jnp.asarray(c.lengths, jnp.int32) - 1, 0))
 
-  def y_last(x):  # Summed over the batch: examples do not interact at train=False.
-    y = c.apply(x)
+  def y_last(x, variables):  # Summed over the batch: examples do not interact (train=False).
+    y = c.backbone.apply(variables, x, lengths=c.lengths, train=False)
     if y.ndim == 3:
       y = jnp.take_along_axis(y, last_B[:, None, None], axis=1)[:, 0]
     return jnp.sum(y.astype(jnp.float32), axis=0)
 
-  jac_OxBxTxC = jax.jacrev(y_last)(c.x)
+  jac_OxBxTxC = jax.jit(jax.jacrev(y_last))(c.x, c.variables)
   norm_BxT = jnp.sqrt(jnp.sum(jnp.square(jac_OxBxTxC), axis=(0, 3)))
   k = jnp.arange(T)
   t_BxK = last_B[:, None] - k[None, :]
@@ -516,16 +552,10 @@ def sensitivity(model: nn.Module, variables, batch: dict, rel_tol: float = 1e-3)
           'rel_tol': rel_tol}
 
 
-def _arrays(result: dict) -> dict:
-  return {k: v for k, v in result.items() if not isinstance(v, str)}
-
-
 def run_probe(name: str, model: nn.Module, variables, batch: dict, task, **options) -> dict:
   """One probe by name, its arrays as NumPy."""
   fns = {
-      'grad_through_time': lambda: {'kind': 'hidden_state' if is_recurrent(model) else 'input',
-                                    **jax.jit(lambda v, b: _arrays(grad_through_time(
-                                        model, v, b, task)))(as_variables(variables), batch)},
+      'grad_through_time': lambda: grad_through_time(model, variables, batch, task),
       'jacobian_spectrum': lambda: jacobian_spectrum(model, variables, batch, **options),
       'receptive_field': lambda: receptive_field(model, variables, batch),
       'sensitivity': lambda: sensitivity(model, variables, batch),
