@@ -24,6 +24,10 @@ bfloat16 rounding. Layer outputs are the float32 states.
 above; 'fused' is models/fused_rnn.py, a `lax.scan` with a hand-written
 backward pass, faster on CPU. 'fused' applies when every step is valid (no
 lengths); a batch with lengths always takes the 'scan' path.
+
+Diagnostics (cnn_vs_rnn/diagnostics.py) read dL/dh_t through a zero
+perturbation that each 'scan' step adds to the state it passes on, only
+when the caller provides the 'perturbations' collection (see `_MaskedStep`).
 """
 
 from __future__ import annotations
