@@ -293,7 +293,17 @@ def _flat(carry):
   return jnp.concatenate([jnp.reshape(x, (-1,)) for x in jax.tree.leaves(carry)])
 
 
-def _rnn_jacobians(c: Continuous, max_examples: int) -> dict:
+def _identity(x):
+  return x
+
+
+def _singular_values(jac_BxSxS):
+  return jnp.linalg.svd(jac_BxSxS, compute_uv=False)
+
+
+def _rnn_jacobians(c: Continuous, max_examples: int, reduce=_identity) -> dict:
+  """reduce(dh_t/dh_{t-1} [B', S, S]) at every step t, stacked to [B', T, ...]: one
+  step at a time (lax.map), so a large state never holds all T Jacobians at once."""
   rnn = c.backbone
   is_input = lambda mdl, name: (isinstance(mdl, nn.Dense) and mdl.name == 'input'
                                 and name == '__call__')
@@ -321,13 +331,15 @@ def _rnn_jacobians(c: Continuous, max_examples: int) -> dict:
       return jax.lax.scan(body, _flat(carry0), xp_TxG)[1]
 
     prev_BxTxS = jax.vmap(trajectory)(xproj_BxTxG)
-    jac = jax.vmap(jax.vmap(jax.jacfwd(step)))(prev_BxTxS, xproj_BxTxG)
+    at_t = lambda args: reduce(jax.vmap(jax.jacfwd(step))(*args))
+    jac = jnp.swapaxes(jax.lax.map(at_t, (jnp.swapaxes(prev_BxTxS, 0, 1),
+                                          jnp.swapaxes(xproj_BxTxG, 0, 1))), 0, 1)
     lengths = None if c.lengths is None else c.lengths[:max_examples]
     out[name] = _flip_time(jac, lengths) if name.endswith('_bwd') else jac
   return out
 
 
-def _lru_jacobians(c: Continuous, max_examples: int) -> dict:
+def _lru_jacobians(c: Continuous, max_examples: int, reduce=_identity) -> dict:
   params = c.variables['params']
   B = min(max_examples, c.x.shape[0])
   T = c.x.shape[1]
@@ -341,8 +353,8 @@ def _lru_jacobians(c: Continuous, max_examples: int) -> dict:
       x = jax.lax.complex(s_S[:N], s_S[N:]) * lam
       return jnp.concatenate([x.real, x.imag])
 
-    jac = jax.jacfwd(step)(jnp.zeros((2 * N,), jnp.float32))
-    out[f'{block}/lru'] = jnp.broadcast_to(jac, (B, T) + jac.shape)
+    jac = reduce(jax.jacfwd(step)(jnp.zeros((1, 2 * N), jnp.float32)[0])[None])[0]
+    out[f'{block}/lru'] = jnp.broadcast_to(jac, (B, T) + jac.shape)  # The same every step.
   return out
 
 
@@ -355,18 +367,28 @@ def step_jacobians(model: nn.Module, variables, batch: dict, max_examples: int =
   return _compiled(_step_jacobians, model, max_examples)(variables, batch)
 
 
-def _step_jacobians(model, max_examples, variables, batch):
+def _step_jacobians(model, max_examples, variables, batch, reduce=_identity):
   c = continuous(model, variables, batch)
   if isinstance(c.backbone, LRUNet):
-    return _lru_jacobians(c, max_examples)
-  return _rnn_jacobians(c, max_examples)
+    return _lru_jacobians(c, max_examples, reduce)
+  return _rnn_jacobians(c, max_examples, reduce)
 
 
-def jacobian_spectrum(model: nn.Module, variables, batch: dict, max_examples: int = 4) -> dict:
+def _step_spectra(model, max_examples, variables, batch):
+  return _step_jacobians(model, max_examples, variables, batch, _singular_values)
+
+
+def jacobian_spectrum(model: nn.Module, variables, batch: dict, max_examples: int = 2) -> dict:
   """Singular values of dh_t/dh_{t-1}: `singular_values` {name: [B', T, S]}
-  (descending), `top` and `bottom` {name: [T]} (largest and smallest, mean over B')."""
-  jac = step_jacobians(model, variables, batch, max_examples)
-  sv = jax.jit(lambda j: {k: jnp.linalg.svd(v, compute_uv=False) for k, v in j.items()})(jac)
+  (descending), `top` and `bottom` {name: [T]} (largest and smallest, mean over B').
+
+  Costs B' * T Jacobians of S x S and their SVDs (S = 2H for an LSTM), computed
+  one step at a time: B' = min(B, max_examples).
+  """
+  if not is_recurrent(model):
+    raise ConfigError('jacobian_spectrum applies to recurrent families (elman, lstm, gru, '
+                      f'lru), not to {type(backbone_of(model)).__name__}')
+  sv = _compiled(_step_spectra, model, max_examples)(variables, batch)
   return {'singular_values': sv,
           'top': {k: jnp.mean(s[..., 0], axis=0) for k, s in sv.items()},
           'bottom': {k: jnp.mean(s[..., -1], axis=0) for k, s in sv.items()}}
