@@ -32,6 +32,9 @@ train split, and reports:
                        analysis. `memory_bytes` holds the parts and XLA's own
                        `peak_memory_in_bytes` ('xla_peak'), which on CPU leaves
                        out the temporaries.
+  model_widths         the model's width fields as built (those that
+                       `model.param_budget` scales, e.g. {'hidden_size': 155}),
+                       so a budget-sized model's shape is on record
 
 Exit codes: 0 success; 2 usage or config error (one line on stderr).
 """
@@ -53,6 +56,7 @@ from cnn_vs_rnn import models, parallel, train
 from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
 from cnn_vs_rnn.errors import ConfigError, RunError, run_command
 from cnn_vs_rnn.memory import memory_of
+from cnn_vs_rnn.models import sizing
 from cnn_vs_rnn import hostmem
 
 
@@ -132,6 +136,13 @@ def fixed_batch(split, batch_size: int) -> dict:
   return next(TrainIterator(split, batch_size, seed=0, shuffle=False))
 
 
+def model_widths(model, name: str) -> dict:
+  """The width fields (models/sizing.py) of a built model: what param_budget chose."""
+  backbone = model.backbone if isinstance(model, models.Embedded) else model
+  return {f: getattr(backbone, f) for f in sizing.WIDTH_FIELDS.get(name, ())
+          if hasattr(backbone, f)}
+
+
 def summarize_ms(times_s: list[float]) -> dict:
   ms = [1e3 * t for t in times_s]
   return {'ms_per_step_median': statistics.median(ms), 'ms_per_step_min': min(ms),
@@ -188,6 +199,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
       'examples_per_s': batch_size / median_s,
       'num_params': num_params,
       'receptive_field': models.receptive_field(run.model),
+      'model_widths': model_widths(run.model, config.model.name),
       'flops_per_step': flops,
       'gflops_per_s': None if flops is None else flops / median_s / 1e9,
       'matmul_flops_per_step': mm_flops,

@@ -69,6 +69,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.eval_split = 'validation'
   # Hold an in-memory train split whole on the devices and gather batches there.
   c.data.device_resident = True
+  # How the model sees the inputs (data/transforms.py): '' as they are, 'rows',
+  # 'pixels', 'permuted', 'permuted_image', or several joined by commas; the
+  # permutations are drawn from permutation_seed.
+  c.data.view = ''
+  c.data.permutation_seed = 0
 
   c.optim = ml_collections.ConfigDict()
   c.optim.name = 'adam'

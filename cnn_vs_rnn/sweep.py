@@ -9,7 +9,9 @@ the --zip axis (all --zip keys step together, so their lists have one
 length). --set KEY=VALUE applies to every run. Values go to
 `python -m cnn_vs_rnn.train` as --config.KEY=VALUE, which parses them by the
 field's type. A list splits at the commas outside brackets, parentheses and
-quotes: --grid 'model.features=(16,16),(32,32)' has two values.
+quotes: --grid 'model.features=(16,16),(32,32)' has two values. A value
+wholly in quotes is the string inside them, so '' is the empty string:
+--grid "data.view='',permuted,'permuted_image,rows'" has three values.
 
 Seeds: --seeds N trains seeds seed .. seed + N - 1 as N replicas of one
 program (config.num_seeds = N, the default); with --seed-runs, as N separate
@@ -193,8 +195,15 @@ def point_name(config: str, grid: dict, overrides: dict, max_chars: int = 80) ->
   return f'{readable}-{short_hash(config, overrides)}'
 
 
+def unquote(value: str) -> str:
+  """A value wholly in quotes is the string inside them: "'a,b'" -> 'a,b', "''" -> ''."""
+  if len(value) >= 2 and value[0] == value[-1] and value[0] in '\'"':
+    return value[1:-1]
+  return value
+
+
 def override_args(overrides: dict) -> list[str]:
-  return [f'--config.{k}={v}' for k, v in overrides.items()]
+  return [f'--config.{k}={unquote(v)}' for k, v in overrides.items()]
 
 
 def train_argv(config: str, workdir: str, overrides: dict) -> list[str]:
@@ -398,6 +407,33 @@ def point_record(point: Point, codes: dict) -> dict:
       'metrics': {k: seed_stats(v) for k, v in sorted(values.items())},
       'wall_s': sum(walls) if walls and None not in walls else None,
       'runs': runs}
+
+
+def select_on_validation(points: list[dict], tuned: tuple[str, ...], metric: str,
+                         mode: str) -> list[dict]:
+  """The best point of each group of `points` that differ only in the `tuned` grid keys.
+
+  Groups are (config, the grid values of every other key); within a group the
+  point with the best mean `metric` (a validation metric, e.g. 'val/accuracy')
+  over its seeds wins ('max' or 'min'). Points without the metric (failed or
+  unfinished runs) never win; a group where no point has it is left out. Each
+  winner is returned with `tried`: the tuned values and mean metric of its group.
+  """
+  if mode not in ('max', 'min'):
+    raise ValueError(f'mode={mode!r}; valid: max, min')
+  groups: dict = {}
+  for p in points:
+    key = (p['config'], tuple(sorted((k, v) for k, v in p['grid'].items() if k not in tuned)))
+    groups.setdefault(key, []).append(p)
+  chosen = []
+  for group in groups.values():
+    scored = [(p['metrics'][metric]['mean'], p) for p in group if metric in p['metrics']]
+    if not scored:
+      continue
+    best = (max if mode == 'max' else min)(scored, key=lambda sp: sp[0])[1]
+    tried = [{**{k: p['grid'].get(k) for k in tuned}, metric: m} for m, p in scored]
+    chosen.append({**best, 'tried': tried})
+  return chosen
 
 
 def run_status(codes: list) -> str:

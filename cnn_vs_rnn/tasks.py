@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -165,3 +166,111 @@ def register(name: str, *, selection: tuple[str, str] = ('loss', 'min')):  # pyl
     SELECTION[name] = tuple(selection)
     return cls
   return wrap
+
+
+def model_inputs(task, batch) -> dict:
+  """Batch entries a task hands the model as keyword arguments (besides inputs, lengths).
+
+  A task with a `model_inputs(batch) -> dict` method names them: a
+  sequence-to-sequence model reads the targets, shifted right, as its
+  decoder inputs when training (teacher forcing), and their length when
+  decoding greedily. Other tasks give none.
+  """
+  fn = getattr(task, 'model_inputs', None)
+  return fn(batch) if fn is not None else {}
+
+
+def _ratio(num: float, den: float) -> float:
+  return num / den if den > 0 else 0.0
+
+
+@register('seq2seq', selection=('exact_match', 'max'))
+@dataclasses.dataclass(frozen=True)
+class Seq2Seq:
+  """Sequence-to-sequence transduction: per-token cross-entropy, exact match, char accuracy.
+
+  outputs [B, T, V] (the decoder's logits for each target position), targets
+  [B, T] token ids ending in EOS, then padding; `batch['target_mask']` [B, T]
+  marks the target tokens (EOS included). The model gets the targets too
+  (`model_inputs`): teacher-forced when training, only their length when
+  decoding greedily at evaluation, where the loss is the cross-entropy of
+  the greedy decoder's logits. (So train/* metrics are teacher-forced,
+  eval/* ones score what the model generates.)
+
+  loss           cross-entropy per target token (the count is the tokens)
+  char_accuracy  correct target tokens / target tokens
+  exact_match    examples whose every target token is right / examples:
+                 summed per example with a second count, 'examples', which
+                 `derived` divides by (the token count cancels)
+  """
+
+  def model_inputs(self, batch):
+    return {'targets': batch['targets']}
+
+  def per_example(self, logits_BxTxV, batch):
+    labels_BxT = batch['targets']
+    mask_BxT = batch.get('target_mask')
+    if mask_BxT is None:
+      mask_BxT = jnp.ones(labels_BxT.shape, jnp.float32)
+    mask_BxT = mask_BxT.astype(jnp.float32)
+    ce_BxT = _cross_entropy(logits_BxTxV, labels_BxT)
+    correct_BxT = (jnp.argmax(logits_BxTxV, -1) == labels_BxT).astype(jnp.float32)
+    wrong_B = jnp.sum((1.0 - correct_BxT) * mask_BxT, -1)
+    ones_B = jnp.ones(labels_BxT.shape[:1], jnp.float32)
+    return ({'loss': jnp.sum(ce_BxT * mask_BxT, -1),
+             'char_accuracy': jnp.sum(correct_BxT * mask_BxT, -1),
+             'exact_match': (wrong_B == 0).astype(jnp.float32),
+             'examples': ones_B},
+            jnp.sum(mask_BxT, -1))
+
+  def derived(self, means: dict) -> dict:
+    out = {k: v for k, v in means.items() if k not in ('exact_match', 'examples')}
+    out['exact_match'] = _ratio(means['exact_match'], means['examples'])
+    return out
+
+
+@register('dense', selection=('mean_iou', 'max'))
+@dataclasses.dataclass(frozen=True)
+class Dense:
+  """Per-pixel classification: cross-entropy, pixel accuracy, per-class and mean IoU.
+
+  outputs [B, H, W, K], targets [B, H, W] class ids. The count is the pixels.
+  IoU is a ratio of sums over the whole split, not a mean of per-batch
+  ratios: each example contributes its per-class intersection |pred = k and
+  label = k| and union |pred = k or label = k| pixel counts; `means` divides
+  both by the same pixel count, so their ratio in `derived` is
+  sum(intersection_k) / sum(union_k) over every example evaluated.
+  `mean_iou` averages iou_k over the classes that occur (union > 0),
+  background (class 0) included.
+  """
+
+  def per_example(self, logits_BxHxWxK, batch):
+    labels_BxHxW = batch['targets']
+    K = logits_BxHxWxK.shape[-1]
+    B = labels_BxHxW.shape[0]
+    pred_BxHxW = jnp.argmax(logits_BxHxWxK, -1)
+    ce_B = jnp.sum(_cross_entropy(logits_BxHxWxK, labels_BxHxW).reshape(B, -1), -1)
+    correct_B = jnp.sum((pred_BxHxW == labels_BxHxW).reshape(B, -1), -1)
+    out = {'loss': ce_B, 'pixel_accuracy': correct_B.astype(jnp.float32)}
+    pred_BxPxK = jax.nn.one_hot(pred_BxHxW.reshape(B, -1), K, dtype=jnp.float32)
+    label_BxPxK = jax.nn.one_hot(labels_BxHxW.reshape(B, -1), K, dtype=jnp.float32)
+    inter_BxK = jnp.sum(pred_BxPxK * label_BxPxK, 1)
+    union_BxK = jnp.sum(pred_BxPxK + label_BxPxK, 1) - inter_BxK
+    for k in range(K):
+      out[f'intersection_{k}'] = inter_BxK[:, k]
+      out[f'union_{k}'] = union_BxK[:, k]
+    pixels = math.prod(labels_BxHxW.shape[1:])
+    return out, float(pixels)
+
+  def derived(self, means: dict) -> dict:
+    out = {k: v for k, v in means.items() if not k.startswith(('intersection_', 'union_'))}
+    ious = []
+    k = 0
+    while f'union_{k}' in means:
+      iou = _ratio(means[f'intersection_{k}'], means[f'union_{k}'])
+      out[f'iou_{k}'] = iou
+      if means[f'union_{k}'] > 0:
+        ious.append(iou)
+      k += 1
+    out['mean_iou'] = sum(ious) / len(ious) if ious else 0.0
+    return out

@@ -57,10 +57,14 @@ def create_train_state(model, tx, input_shape, rng, input_dtype=jnp.float32) -> 
                            model_state=variables)
 
 
-def _apply(state, params, batch, train, rng=None):
-  """Model outputs and, when training, the updated non-parameter collections."""
+def _apply(state, params, batch, train, rng=None, task=None):
+  """Model outputs and, when training, the updated non-parameter collections.
+
+  The task may hand the model more of the batch (tasks.model_inputs: the
+  targets of a sequence-to-sequence task, for teacher forcing).
+  """
   variables = {'params': params, **state.model_state}
-  kwargs = dict(lengths=batch.get('lengths'), train=train)
+  kwargs = dict(lengths=batch.get('lengths'), train=train, **tasks.model_inputs(task, batch))
   if train and state.model_state:
     return state.apply_fn(variables, batch['inputs'], rngs={'dropout': rng},
                           mutable=list(state.model_state), **kwargs)
@@ -70,7 +74,7 @@ def _apply(state, params, batch, train, rng=None):
 
 def loss_fn(params, state: TrainState, batch, rng, *, task):
   """Training loss of `params` on `batch`, with (metric sums, new model state)."""
-  outputs, model_state = _apply(state, params, batch, True, rng)
+  outputs, model_state = _apply(state, params, batch, True, rng, task)
   loss, sums = tasks.loss_and_sums(task, outputs, batch)
   return loss, (sums, model_state)
 
@@ -86,7 +90,7 @@ def train_step(state: TrainState, batch, rng, *, task):
 
 def eval_step(state: TrainState, batch, *, task):
   """Weighted metric sums of one (possibly padded) batch."""
-  outputs, _ = _apply(state, state.params, batch, False)
+  outputs, _ = _apply(state, state.params, batch, False, task=task)
   return tasks.loss_and_sums(task, outputs, batch)[1]
 
 

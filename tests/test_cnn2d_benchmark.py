@@ -369,6 +369,7 @@ def test_benchmark_prints_one_json_line(capsys):
   assert result['timed_steps'] == 3 and result['batch_size'] == 8
   assert result['ms_per_step_min'] <= result['ms_per_step_median'] <= result['ms_per_step_max']
   assert result['num_params'] == 3 * 8 * 8 + 3 * 8 * 8 + 2 * 3 * 8 + 8 * 10 + 10
+  assert result['model_widths'] == {'hidden_size': 8}
   assert result['flops_per_step'] > 0 and result['peak_memory_bytes'] > 0
   # Recurrent matmuls alone: forward 2*B*H*3H per step, backward twice that.
   assert result['matmul_flops_per_step'] >= 3 * 6 * 2 * 8 * 8 * 24

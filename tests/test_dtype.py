@@ -26,6 +26,14 @@ from cnn_vs_rnn.models.rnn import Recurrence
 SEQUENCES = DataSpec(input_shape=(12, 3), task='classification', num_outputs=4)
 IMAGES = DataSpec(input_shape=(16, 16, 1), task='classification', num_outputs=4)
 TOKENS = DataSpec(input_shape=(12,), task='classification', num_outputs=4, vocab_size=7)
+# Models whose outputs have a shape of their own (DataSpec.output_shape) get their task's data.
+SPECS = {
+    'seq2seq': DataSpec(input_shape=(6,), task='seq2seq', num_outputs=7, vocab_size=7,
+                        output_shape=(4, 7)),
+    'unet': DataSpec(input_shape=(8, 8, 1), task='dense', num_outputs=3,
+                     output_shape=(8, 8, 3)),
+}
+SPECS['renet'] = SPECS['unet']
 
 # Smaller than the defaults, for speed; a model not listed is built with its defaults.
 SMALL = {
@@ -38,6 +46,9 @@ SMALL = {
     'lstm': dict(hidden_size=4),
     'gru': dict(hidden_size=4),
     'lru': dict(d_model=4, d_state=4),
+    'seq2seq': dict(hidden_size=4, attention_size=4, decoder_embed_dim=3),
+    'unet': dict(features=(4, 4), conv_impl='xla'),
+    'renet': dict(hidden_size=8),
 }
 
 # Paths the registry's defaults do not take.
@@ -67,6 +78,9 @@ def case_id(case) -> str:
 def build(case, dtype):
   """(model, spec): sequences, or images for a model that rejects them, or tokens."""
   cfg = dict(case)
+  if cfg['name'] in SPECS:
+    spec = SPECS[cfg['name']]
+    return models.build(ml_collections.ConfigDict(cfg), spec, dtype), spec
   if cfg.pop('tokens', False):
     return models.build(ml_collections.ConfigDict(cfg), TOKENS, dtype), TOKENS
   try:
@@ -81,8 +95,9 @@ def make_batch(spec, batch: int = 8, seed: int = 0) -> dict:
     inputs = rng.integers(0, spec.vocab_size, (batch,) + spec.input_shape).astype(np.int32)
   else:
     inputs = rng.normal(size=(batch,) + spec.input_shape).astype(np.float32)
+  target_shape = (batch,) + tuple(spec.output_shape[:-1])  # [B], or [B, T], [B, H, W]
   return {'inputs': jnp.asarray(inputs),
-          'targets': jnp.asarray(rng.integers(0, spec.num_outputs, batch), jnp.int32),
+          'targets': jnp.asarray(rng.integers(0, spec.num_outputs, target_shape), jnp.int32),
           'weights': jnp.ones((batch,), jnp.float32)}
 
 

@@ -125,6 +125,7 @@ SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
     # The MNIST-1D reference models' published sizes (Greydanus 2020).
     (dict(name='cnn1d'), 5210),
     (dict(name='gru', hidden_size=6, bidirectional=True, pool='flatten'), 5134),
+    (dict(name='mlp', features=(100, 100)), 15210),  # Greydanus's MLP.
 ])
 def test_reference_parameter_counts(cfg, count):
   model = models.build(ml_collections.ConfigDict(cfg), SPEC)
@@ -224,3 +225,33 @@ def test_fused_recurrence_with_lengths_takes_the_masked_scan():
   for a, b in zip(fused.apply({'params': params}, x, lengths),
                   scan.apply({'params': params}, x, lengths)):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_mlp_matches_numpy_and_ignores_padding():
+  spec = DataSpec(input_shape=(6, 2), task='classification', num_outputs=3)
+  model = models.build(ml_collections.ConfigDict(dict(name='mlp', features=(5, 4))), spec)
+  x = np.random.default_rng(1).normal(size=(2, 6, 2)).astype(np.float32)
+  p = random_params(model.init(jax.random.key(0), jnp.zeros((1, 6, 2)))['params'], 2)
+  relu = lambda a: np.maximum(a, 0)
+  h = relu(x.reshape(2, 12) @ p['dense0']['kernel'] + p['dense0']['bias'])
+  h = relu(h @ p['dense1']['kernel'] + p['dense1']['bias'])
+  want = h @ p['out']['kernel'] + p['out']['bias']
+  np.testing.assert_allclose(model.apply({'params': p}, x), want, rtol=1e-5, atol=1e-5)
+  lengths = np.array([4, 6])
+  noisy = x.copy()
+  noisy[0, 4:] = 99.0  # Padding past the first example's length.
+  np.testing.assert_allclose(model.apply({'params': p}, noisy, lengths=lengths),
+                             model.apply({'params': p}, x, lengths=lengths), rtol=1e-6)
+
+
+def test_mlp_per_step_outputs_see_the_whole_input():
+  spec = DataSpec(input_shape=(5, 3), task='per_step_classification', num_outputs=4,
+                  per_step=True)
+  model = models.build(ml_collections.ConfigDict(dict(name='mlp', features=(8,))), spec)
+  x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
+  params = model.init(jax.random.key(0), x)['params']
+  out = model.apply({'params': params}, x)
+  assert out.shape == (2, 5, 4)
+  later = x.copy()
+  later[:, -1] += 1.0  # The last input step moves the first output step too: no causality.
+  assert not np.allclose(model.apply({'params': params}, later)[:, 0], out[:, 0])

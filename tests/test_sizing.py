@@ -10,10 +10,18 @@ from cnn_vs_rnn.models import sizing
 
 SEQUENCE = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 IMAGE = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
+# Models with outputs of their own shape: source tokens -> target tokens, image -> pixels.
+SEQ2SEQ = DataSpec(input_shape=(17,), task='seq2seq', num_outputs=73, vocab_size=73,
+                   variable_length=True, output_shape=(18, 73))
+DENSE = DataSpec(input_shape=(32, 32, 1), task='dense', num_outputs=4,
+                 output_shape=(32, 32, 4))
 FAMILIES = sorted(sizing.WIDTH_FIELDS)
 
 
 def spec_for(name):
+  special = {'seq2seq': SEQ2SEQ, 'unet': DENSE, 'renet': DENSE}
+  if name in special:
+    return special[name]
   return IMAGE if name in ('cnn2d', 'lenet', 'vgg', 'resnet') else SEQUENCE
 
 
@@ -27,6 +35,17 @@ def test_budget_is_met_within_five_percent(name, budget):
   spec = spec_for(name)
   model = models.build(ml_collections.ConfigDict({'name': name, 'param_budget': budget}), spec)
   assert abs(models.param_count(model, spec) - budget) <= 0.05 * budget
+
+
+def test_seq2seq_budget_scales_only_the_widths_its_configuration_uses():
+  cfg = dict(name='seq2seq', param_budget=30_000, encoder='tcn', channels=(32, 32, 32),
+             attention='dot', decoder_cell='gru', decoder_embed_dim=0)
+  model = models.build(ml_collections.ConfigDict(cfg), SEQ2SEQ)
+  assert abs(models.param_count(model, SEQ2SEQ) - 30_000) <= 0.05 * 30_000
+  backbone = model.backbone
+  assert all(c < 32 for c in backbone.channels)  # scaled with hidden_size
+  assert backbone.decoder_embed_dim == 0   # one-hot stays one-hot
+  assert backbone.attention_size == 64     # unused by dot attention: left at its default
 
 
 def test_sizing_keeps_the_shape_of_the_net():

@@ -24,6 +24,10 @@ SMALL = {
     'synthetic': dict(shape=(3, 2), num_classes=3, num_examples=40),
     'imdb_reviews': dict(max_len=16),
     'tiny_shakespeare': dict(seq_len=8),
+    'dates': dict(num_train=50, num_test=20),
+    'reverse': dict(num_train=50, num_test=20),
+    'arithmetic': dict(num_train=50, num_test=20),
+    'shapes_segmentation': dict(size=8, num_train=50, num_test=20),
 }
 # Real datasets whose splits come from the TFDS catalog: train and validation
 # are the same pool where validation is carved out of train; the catalog's
@@ -201,6 +205,9 @@ CHANGES = [
                                                    ('validation_fraction', 0.2)]),
     ('digits', {}, [('validation_fraction', 0.2)]),
     ('stdlib_text', {}, [('validation_fraction', 0.2)]),
+    ('dates', SMALL['dates'], [('target_style', 'iso'), ('num_train', 60)]),
+    ('shapes_segmentation', SMALL['shapes_segmentation'],
+     [('max_shapes', 2), ('noise_std', 0.1), ('min_size', 2.0)]),
 ]
 
 

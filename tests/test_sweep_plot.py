@@ -350,3 +350,33 @@ def test_plot_commands_write_pngs_of_the_sweep(grid_sweep, tmp_path):
   bad = run_module('cnn_vs_rnn.plot', 'curves', out, '--out', str(tmp_path / 'x.png'))
   assert bad.returncode == 2 and 'holds no metrics.jsonl' in bad.stderr
   assert not (tmp_path / 'x.png').exists()
+
+
+def test_a_value_in_quotes_is_the_string_inside_them():
+  key, values = sweep.parse_axis("data.view='',permuted,'permuted_image,rows'", '--grid')
+  assert (key, values) == ('data.view', ["''", 'permuted', "'permuted_image,rows'"])
+  assert sweep.override_args({'data.view': values[0]}) == ['--config.data.view=']
+  assert sweep.override_args({'data.view': values[2]}) == [
+      '--config.data.view=permuted_image,rows']
+  assert sweep.override_args({'model.features': '(8,8)'}) == ['--config.model.features=(8,8)']
+  assert sweep.override_args({'data.view': '""'}) == ['--config.data.view=']
+  assert sweep.override_args({'data.view': 'permuted'}) == ['--config.data.view=permuted']
+
+
+def test_selection_on_validation_picks_per_group_and_ignores_test():
+  def point(config, view, lr, val, test):
+    return {'config': config, 'grid': {'data.view': view, 'optim.learning_rate': lr},
+            'metrics': {'val/accuracy': {'mean': val}, 'test/accuracy': {'mean': test}}}
+  points = [point('a.py', 'x', '1e-3', 0.8, 0.99), point('a.py', 'x', '1e-2', 0.9, 0.1),
+            point('a.py', 'y', '1e-3', 0.7, 0.5), point('b.py', 'x', '1e-3', 0.6, 0.6),
+            {'config': 'b.py', 'grid': {'data.view': 'x', 'optim.learning_rate': '1e-2'},
+             'metrics': {}}]  # A failed run: never chosen.
+  chosen = sweep.select_on_validation(points, ('optim.learning_rate',), 'val/accuracy', 'max')
+  picked = {(c['config'], c['grid']['data.view']): c['grid']['optim.learning_rate']
+            for c in chosen}
+  assert picked == {('a.py', 'x'): '1e-2', ('a.py', 'y'): '1e-3', ('b.py', 'x'): '1e-3'}
+  a_x = [c for c in chosen if c['config'] == 'a.py' and c['grid']['data.view'] == 'x'][0]
+  assert a_x['tried'] == [{'optim.learning_rate': '1e-3', 'val/accuracy': 0.8},
+                          {'optim.learning_rate': '1e-2', 'val/accuracy': 0.9}]
+  lowest = sweep.select_on_validation(points, ('optim.learning_rate',), 'val/accuracy', 'min')
+  assert {c['grid']['optim.learning_rate'] for c in lowest if c['config'] == 'a.py'} == {'1e-3'}

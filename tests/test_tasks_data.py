@@ -111,6 +111,24 @@ def test_views_of_images():
     transforms.view_fn('columns', (4, 3, 2))
 
 
+def test_chained_views_show_every_family_the_same_shuffled_pixels():
+  images = np.random.default_rng(0).normal(size=(2, 4, 3, 2)).astype(np.float32)
+  permuted, _ = transforms.view_fn('permuted', (4, 3, 2), permutation_seed=5)
+  grid, shape = transforms.view_fn('permuted_image', (4, 3, 2), permutation_seed=5)
+  assert shape == (4, 3, 2)
+  np.testing.assert_array_equal(grid(images).reshape(2, 12, 2), permuted(images))
+  rows, shape = transforms.view_fn('permuted_image,rows', (4, 3, 2), permutation_seed=5)
+  assert shape == (4, 6)
+  np.testing.assert_array_equal(rows(images).reshape(2, 12, 2), permuted(images))
+  pixels, shape = transforms.view_fn('permuted_image,pixels', (4, 3, 2), permutation_seed=5)
+  assert shape == (12, 2)
+  np.testing.assert_array_equal(pixels(images), permuted(images))
+  with pytest.raises(ConfigError, match="data.view='rows' needs images"):
+    transforms.view_fn('rows,rows', (4, 3, 2))
+  with pytest.raises(ConfigError, match="unknown data.view '' in 'rows,'"):
+    transforms.view_fn('rows,', (4, 3, 2))
+
+
 def load(**fields):
   return data.load(ml_collections.ConfigDict(fields))
 

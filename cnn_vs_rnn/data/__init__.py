@@ -45,6 +45,9 @@ class DataSpec:
   per_step: bool = False        # one output per time step instead of one per example
   vocab_size: int = 0           # > 0: inputs are int32 tokens [T] from this vocabulary
   variable_length: bool = False  # batches carry 'lengths' [B]
+  # One example's outputs where they are neither [num_outputs] nor per step
+  # [T, num_outputs]: [T_target, vocab] for seq2seq, [H, W, classes] for dense.
+  output_shape: tuple[int, ...] = ()
 
   @property
   def input_dtype(self):
@@ -165,3 +168,6 @@ from cnn_vs_rnn.data import offline  # pylint: disable=g-import-not-at-top,wrong
 from cnn_vs_rnn.data import tfds_sources  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
 # Registers the real data that packages ship (mnist_5k, sunspots, co2).
 from cnn_vs_rnn.data import bundled  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the generated transduction pairs (dates, reverse, arithmetic) and
+# shapes_segmentation.
+from cnn_vs_rnn.data import shapes, transduction  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import

@@ -7,7 +7,8 @@ No stale data: every builder is built with a config (`GeneratedConfig`)
 whose dataclass fields are all of its generation parameters (sizes, lengths,
 noise, style, validation fraction, ...), and whose name is a readable label
 plus a hash of those fields and of `generator_digest()`: the source of this
-module and of `splits.py`, and the versions of the packages and of Python
+module, of `splits.py` and of the modules that build on it (`GENERATOR_MODULES`:
+transduction.py, shapes.py), and the versions of the packages and of Python
 that the generators use. The TFDS cache lives in
 `data_dir/<builder>/<config name>/<version>`, so a change of any parameter,
 any edit of the generating code (a comment included) or an upgrade of
@@ -42,6 +43,8 @@ from cnn_vs_rnn.data import splits as splits_lib
 
 # Packages whose versions can change what the generators write.
 GENERATOR_PACKAGES = ('numpy', 'mnist1d', 'scikit-learn')
+# Other modules whose generators build on this one's (their source is in the digest).
+GENERATOR_MODULES = ('cnn_vs_rnn.data.transduction', 'cnn_vs_rnn.data.shapes')
 _BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(tfds.core.BuilderConfig))
 
 
@@ -54,9 +57,11 @@ def _package_version(name: str) -> str:
 
 @functools.cache
 def generator_digest() -> str:
-  """sha256 of this module's and splits.py's source, GENERATOR_PACKAGES' versions, Python's."""
+  """sha256 of the source of this module, splits.py and GENERATOR_MODULES, GENERATOR_PACKAGES'
+  versions, Python's."""
   h = hashlib.sha256()
-  for module in (sys.modules[__name__], splits_lib):
+  others = [importlib.import_module(name) for name in GENERATOR_MODULES]
+  for module in (sys.modules[__name__], splits_lib, *others):
     h.update(inspect.getsource(module).encode('utf-8'))
   for name in GENERATOR_PACKAGES:
     h.update(f'{name}=={_package_version(name)};'.encode())

@@ -6,7 +6,12 @@
   'pixels'  images [H, W, C] -> sequences [H*W, C] (one pixel per step);
   'permuted' the time axis (pixels, for images) reordered by one fixed
             permutation drawn from `config.data.permutation_seed`
-            (permuted MNIST; the shuffled-sequence MNIST-1D control).
+            (permuted MNIST; the shuffled-sequence MNIST-1D control);
+  'permuted_image' images [H, W, C] -> images [H, W, C] whose pixels are
+            moved by one fixed permutation (the same as 'permuted' draws):
+            the grid's locality destroyed, its shape kept for a 2D CNN.
+Views chain left to right with commas: 'permuted_image,rows' shows the
+permuted images row by row, so every family sees the same shuffled pixels.
 """
 
 from __future__ import annotations
@@ -17,17 +22,27 @@ import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError
 
-VIEWS = ('', 'rows', 'pixels', 'permuted')
+VIEWS = ('', 'rows', 'pixels', 'permuted', 'permuted_image')
 
 
 def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
-  """(function on an inputs array [N, *input_shape], new input_shape) for `view`."""
-  if view not in VIEWS:
-    raise ConfigError(f'unknown data.view {view!r}; valid: ' +
-                      ', '.join(repr(v) for v in VIEWS))
-  if not view:
-    return (lambda x: x), tuple(input_shape)
-  if view in ('rows', 'pixels') and len(input_shape) != 3:
+  """(function on an inputs array [N, *input_shape], new input_shape) for `view`.
+
+  `view` may chain views with commas ('permuted_image,rows'), applied left to right.
+  """
+  fn, shape = (lambda x: x), tuple(input_shape)
+  for part in view.split(',') if view else ():
+    if part not in VIEWS or not part:
+      raise ConfigError(f'unknown data.view {part!r} in {view!r}; valid: ' +
+                        ', '.join(repr(v) for v in VIEWS if v) +
+                        ", or several joined by commas")
+    step, shape = _one_view(part, shape, permutation_seed)
+    fn = (lambda f, g: lambda x: g(f(x)))(fn, step)
+  return fn, shape
+
+
+def _one_view(view: str, input_shape: tuple, permutation_seed: int):
+  if view in ('rows', 'pixels', 'permuted_image') and len(input_shape) != 3:
     raise ConfigError(f'data.view={view!r} needs images [H, W, C], not inputs of '
                       f'shape {tuple(input_shape)}')
   if view == 'rows':
@@ -42,6 +57,8 @@ def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
   if view == 'pixels':
     return flatten, tuple(input_shape)
   perm = np.random.default_rng(permutation_seed).permutation(input_shape[0])
+  if view == 'permuted_image':
+    return (lambda x: flatten(x)[:, perm].reshape(x.shape)), (H, W, C)
   return (lambda x: flatten(x)[:, perm]), tuple(input_shape)
 
 

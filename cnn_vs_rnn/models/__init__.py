@@ -31,16 +31,19 @@ from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
 from cnn_vs_rnn.models import precision, sizing
 from cnn_vs_rnn.models.heads import POOLS
 from cnn_vs_rnn.models.lru import LRUNet
+from cnn_vs_rnn.models.mlp import MLP
 from cnn_vs_rnn.models.rnn import RNN
 from cnn_vs_rnn.models.tcn import TCN
+from cnn_vs_rnn.models import segmentation, seq2seq  # pylint: disable=unused-import  (they register)
 
 from cnn_vs_rnn.models.registry import MODELS, register  # pylint: disable=g-bad-import-order
 
 # The LRU is defined with the other families and registered here.
 register('lru', widths=('d_model', 'd_state'))(LRUNet)
 
-# 'dtype' is set by build() from the top-level config.dtype, not by config.model.
-_NOT_FIELDS = {'name', 'parent', 'dtype'}
+# 'dtype' is set by build() from the top-level config.dtype, not by config.model;
+# 'target_length' from the data (DataSpec.output_shape[0]), for models that decode.
+_NOT_FIELDS = {'name', 'parent', 'dtype', 'target_length'}
 
 
 def _has_field(factory, name: str) -> bool:
@@ -126,7 +129,8 @@ def warn_if_blind(backbone: nn.Module, name: str, spec) -> None:
 
 
 # Integer fields that may be 0 (every other integer of a model must be >= 1).
-ZERO_ALLOWED = frozenset({'padding', 'batch_chunk', 'embed_dim', 'param_budget'})
+ZERO_ALLOWED = frozenset({'padding', 'batch_chunk', 'embed_dim', 'param_budget',
+                          'decoder_embed_dim'})
 
 
 def check_sizes(name: str, fields: dict) -> None:
@@ -148,6 +152,8 @@ def check_sizes(name: str, fields: dict) -> None:
 def _make(factory, kwargs: dict, spec, embed_dim: int, dtype=None) -> nn.Module:
   if _has_field(factory, 'dtype'):  # A model without a dtype field computes as it likes.
     kwargs = {**kwargs, 'dtype': dtype}
+  if spec.output_shape and _has_field(factory, 'target_length'):
+    kwargs = {**kwargs, 'target_length': spec.output_shape[0]}  # steps to decode
   model = factory(num_outputs=spec.num_outputs, **kwargs)
   return Embedded(spec.vocab_size, embed_dim, model, dtype) if spec.vocab_size else model
 
@@ -167,16 +173,19 @@ class Embedded(nn.Module):
   dtype: Any = None  # computation dtype of the embeddings (models/precision.py)
 
   @nn.compact
-  def __call__(self, tokens_BxT, lengths=None, train: bool = False):
+  def __call__(self, tokens_BxT, lengths=None, train: bool = False, **kwargs):
+    """`kwargs` (tasks.model_inputs, e.g. a seq2seq model's targets) go to the backbone."""
     if self.embed_dim:
       x_BxTxD = nn.Embed(self.vocab_size, self.embed_dim, dtype=self.dtype,
                          name='embed')(tokens_BxT)
     else:
       x_BxTxD = jax.nn.one_hot(tokens_BxT, self.vocab_size, dtype=self.dtype or jnp.float32)
-    return self.backbone(x_BxTxD, lengths=lengths, train=train)
+    return self.backbone(x_BxTxD, lengths=lengths, train=train, **kwargs)
 
 
 def expected_output_shape(spec, batch: int) -> tuple[int, ...]:
+  if spec.output_shape:
+    return (batch,) + tuple(spec.output_shape)
   steps = (spec.input_shape[0],) if spec.per_step else ()
   return (batch,) + steps + (spec.num_outputs,)
 
