@@ -24,8 +24,10 @@ Probes and their definitions (L is the task's mean loss over the batch):
       collection, so training is unaffected. The 'fused' recurrence is
       evaluated as 'scan' (the same function and parameters). A bidirectional
       net's backward direction is reported in the original time order.
-      Other families: the norm of dL/dx_t, the gradient with respect to the
-      input at step t (for images, row t), over the batch and channels.
+      Other families (seq2seq, renet and unet too): the norm of dL/dx_t,
+      the gradient with respect to the input at step t (for images, row t),
+      over the batch and channels; the task's `model_inputs` (a seq2seq
+      model's targets) are passed as in training.
   jacobian_spectrum   recurrent families only: the singular values of the
       step Jacobian dh_t/dh_{t-1} of each layer and direction at every step of
       the batch's trajectory, from the family's cell step function (the cell
@@ -39,7 +41,7 @@ Probes and their definitions (L is the task's mean loss over the batch):
       that unit (all its channels, summed over the batch) is non-zero, next
       to the analytic receptive field and the interval it covers. Dead ReLUs
       and max pooling can only shrink the measured footprint.
-  sensitivity         sequence models: S(k), the norm of the Jacobian of the
+  sensitivity         sequence models (not seq2seq): S(k), the norm of the Jacobian of the
       output at the last (valid) step with respect to the input at step
       last - k, averaged over the batch; for pooled readouts ('mean', 'max',
       'flatten') the output is the pooled one. `effective_context` is 1 +
@@ -64,6 +66,7 @@ from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, block_paddings
 from cnn_vs_rnn.models.lru import LRUNet, lru_lambda
 from cnn_vs_rnn.models.rnn import CELLS, PERTURBATIONS, RNN, initial_carry
+from cnn_vs_rnn.models.seq2seq import Seq2Seq
 from cnn_vs_rnn.models.precision import state_dtype
 from cnn_vs_rnn.models.tcn import TCN
 
@@ -93,8 +96,8 @@ def applicable(probe: str, model: nn.Module, input_ndim: int) -> str | None:
     return 'recurrent families (elman, lstm, gru, lru)'
   if probe == 'receptive_field' and not is_convolutional(model):
     return 'convolutional families (cnn1d, tcn, cnn2d, vgg, lenet)'
-  if probe == 'sensitivity' and input_ndim != 3:
-    return 'sequence models (inputs [B, T, C])'
+  if probe == 'sensitivity' and (input_ndim != 3 or isinstance(backbone_of(model), Seq2Seq)):
+    return 'sequence models with one output per example or per input step (not seq2seq)'
   return None
 
 
@@ -131,6 +134,15 @@ def _with_weights(batch: dict) -> dict:
   return {**batch, 'weights': jnp.ones((batch['inputs'].shape[0],), jnp.float32)}
 
 
+def model_inputs(task, batch: dict) -> dict:
+  """What the task hands the model besides inputs and lengths (`tasks.model_inputs`:
+  a seq2seq model's targets); {} for a task given as a plain loss function."""
+  if isinstance(task, str):
+    task = tasks_lib.get(task)
+  fn = getattr(task, 'model_inputs', None)
+  return dict(fn(batch)) if fn is not None else {}
+
+
 @dataclasses.dataclass
 class Continuous:
   """A model as a function of continuous inputs: `apply(x, perturbations=None)`."""
@@ -138,14 +150,17 @@ class Continuous:
   variables: dict
   x: jax.Array
   lengths: Any
+  kwargs: dict = dataclasses.field(default_factory=dict)  # model_inputs
 
   def apply(self, x, extra=None, **kwargs):
     variables = self.variables if extra is None else {**self.variables, **extra}
-    return self.backbone.apply(variables, x, lengths=self.lengths, train=False, **kwargs)
+    return self.backbone.apply(variables, x, lengths=self.lengths, train=False,
+                               **self.kwargs, **kwargs)
 
 
-def continuous(model: nn.Module, variables, batch: dict) -> Continuous:
-  """The backbone, its variables and the (embedded) float inputs of `batch`.
+def continuous(model: nn.Module, variables, batch: dict, task=None) -> Continuous:
+  """The backbone, its variables and the (embedded) float inputs of `batch`;
+  with `task`, the model inputs it adds (`model_inputs`).
 
   RNNs run with recurrence='scan' (the same function and parameters as
   'fused'), whose steps carry the state perturbations.
@@ -166,7 +181,8 @@ def continuous(model: nn.Module, variables, batch: dict) -> Continuous:
     backbone = backbone.clone(recurrence='scan')
   if isinstance(backbone, ConvStack2D) and backbone.batch_chunk:
     backbone = backbone.clone(batch_chunk=0)  # The same function, whole batch at once.
-  return Continuous(backbone, variables, x, lengths)
+  return Continuous(backbone, variables, x, lengths,
+                    model_inputs(task, batch) if task is not None else {})
 
 
 def _state_name(path) -> str:
@@ -204,7 +220,7 @@ def state_gradients(model: nn.Module, variables, batch: dict, task) -> tuple[dic
 def _state_gradients(model, task, variables, batch):
   loss = task_loss(task)
   batch = _with_weights(batch)
-  c = continuous(model, variables, batch)
+  c = continuous(model, variables, batch, task)
   _, zeros = jax.eval_shape(lambda: c.apply(c.x, mutable=[PERTURBATIONS]))
   zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), zeros)
   value, grads = jax.value_and_grad(lambda p: loss(c.apply(c.x, p), batch))(zeros)
@@ -226,7 +242,7 @@ def input_gradients(model: nn.Module, variables, batch: dict, task) -> tuple[jax
 def _input_gradients(model, task, variables, batch):
   loss = task_loss(task)
   batch = _with_weights(batch)
-  c = continuous(model, variables, batch)
+  c = continuous(model, variables, batch, task)
   value, g = jax.value_and_grad(lambda x: loss(c.apply(x), batch))(c.x)
   return g, value
 
@@ -547,15 +563,16 @@ def sensitivity(model: nn.Module, variables, batch: dict, rel_tol: float = 1e-3)
   largest k with S(k) > rel_tol * max S; 0 if S is 0) and `rel_tol`.
   """
   c = continuous(model, variables, batch)
-  if c.x.ndim != 3:
-    raise ConfigError('sensitivity applies to sequence models (inputs [B, T, C]), not '
-                      f'to inputs of shape {tuple(c.x.shape[1:])}')
+  families = applicable('sensitivity', model, c.x.ndim)
+  if families is not None:
+    raise ConfigError(f'sensitivity applies to {families}, not to '
+                      f'{type(c.backbone).__name__} on inputs of shape {tuple(c.x.shape[1:])}')
   B, T = c.x.shape[:2]
   last_B = (jnp.full((B,), T - 1) if c.lengths is None
             else jnp.maximum(jnp.asarray(c.lengths, jnp.int32) - 1, 0))
 
   def y_last(x, variables):  # Summed over the batch: examples do not interact (train=False).
-    y = c.backbone.apply(variables, x, lengths=c.lengths, train=False)
+    y = c.backbone.apply(variables, x, lengths=c.lengths, train=False, **c.kwargs)
     if y.ndim == 3:
       y = jnp.take_along_axis(y, last_B[:, None, None], axis=1)[:, 0]
     return jnp.sum(y.astype(jnp.float32), axis=0)
