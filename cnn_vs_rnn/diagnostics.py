@@ -23,7 +23,10 @@ Probes and their definitions (L is the task's mean loss over the batch):
       is dL/dh_t. The perturbation exists only when the caller passes the
       collection, so training is unaffected. The 'fused' recurrence is
       evaluated as 'scan' (the same function and parameters). A bidirectional
-      net's backward direction is reported in the original time order.
+      net's backward direction is reported in the original time order. With
+      lengths, a padded step passes its state on unchanged, so its gradient is
+      that of the final state it carries (the summary that training logs reads
+      each example's own valid steps).
       Other families (seq2seq, renet and unet too): the norm of dL/dx_t,
       the gradient with respect to the input at step t (for images, row t),
       over the batch and channels; the task's `model_inputs` (a seq2seq
@@ -247,17 +250,17 @@ def _input_gradients(model, task, variables, batch):
   return g, value
 
 
-def _norm_over_t(g) -> jax.Array:
-  """||g[:, t]|| over the batch and every other axis: [T]."""
-  return jnp.sqrt(jnp.sum(jnp.square(g.astype(jnp.float32)),
-                          axis=tuple(i for i in range(g.ndim) if i != 1)))
+def _sq_BxT(g) -> jax.Array:
+  """||g[b, t]||^2 over every axis after the first two: [B, T]."""
+  return jnp.sum(jnp.square(g.astype(jnp.float32)), axis=tuple(range(2, g.ndim)))
 
 
 def grad_through_time(model: nn.Module, variables, batch: dict, task) -> dict:
   """||dL/dh_t|| (recurrent families) or ||dL/dx_t|| (others) at every step t.
 
-  Returns `kind` ('hidden_state' or 'input'), `grad_norm` [T], `per_state`
-  {name: [T]} (recurrent: one entry per layer and direction), `loss`.
+  Returns `kind` ('hidden_state' or 'input'), `grad_norm` [T] (over the batch
+  and the units), `per_example` [B, T] (over the units), `per_state` {name: [T]}
+  (recurrent: one entry per layer and direction), `loss`.
   Compiled; inside a traced function it traces (`grad_arrays` has no `kind`).
   """
   kind = 'hidden_state' if is_recurrent(model) else 'input'
@@ -268,18 +271,28 @@ def grad_arrays(model: nn.Module, task, variables, batch: dict) -> dict:
   """grad_through_time without `kind`: a pure function of arrays."""
   if is_recurrent(model):
     grads, value = _state_gradients(model, task, variables, batch)
-    per_state = {k: _norm_over_t(g) for k, g in grads.items()}
-    total = jnp.sqrt(sum(jnp.square(v) for v in per_state.values()))
-    return {'grad_norm': total, 'per_state': per_state, 'loss': value}
-  g, value = _input_gradients(model, task, variables, batch)
-  norm = _norm_over_t(g)
-  return {'grad_norm': norm, 'per_state': {'input': norm}, 'loss': value}
+    sq = {k: _sq_BxT(g) for k, g in grads.items()}
+  else:
+    g, value = _input_gradients(model, task, variables, batch)
+    sq = {'input': _sq_BxT(g)}
+  per_example_sq = sum(sq.values())
+  return {'grad_norm': jnp.sqrt(jnp.sum(per_example_sq, axis=0)),
+          'per_example': jnp.sqrt(per_example_sq),
+          'per_state': {k: jnp.sqrt(jnp.sum(v, axis=0)) for k, v in sq.items()},
+          'loss': value}
 
 
-def grad_summary(grad_norm_T) -> dict:
-  """The compact summary the train loop logs: first, middle (T // 2), last step, ratio."""
-  T = grad_norm_T.shape[0]
-  first, mid, last = grad_norm_T[0], grad_norm_T[T // 2], grad_norm_T[T - 1]
+def grad_summary(per_example_BxT, lengths=None) -> dict:
+  """The compact summary the train loop logs: the gradient norm (over the batch and
+  units) at the first step, the middle one (T // 2, 0-based) and the last, and the
+  first over the last. With `lengths`, each example's own middle (length // 2)
+  and last (length - 1) step: padding gets no gradient."""
+  B, T = per_example_BxT.shape
+  length_B = (jnp.full((B,), T, jnp.int32) if lengths is None
+              else jnp.clip(jnp.asarray(lengths, jnp.int32), 1, T))
+  at = lambda idx_B: jnp.sqrt(jnp.sum(jnp.square(
+      jnp.take_along_axis(per_example_BxT, idx_B[:, None], axis=1))))
+  first, mid, last = at(jnp.zeros_like(length_B)), at(length_B // 2), at(length_B - 1)
   return {'grad_norm_t1': first, 'grad_norm_tmid': mid, 'grad_norm_tT': last,
           'grad_ratio_1_over_T': first / last}
 
@@ -297,7 +310,8 @@ def fixed_batch(split, n: int) -> dict:
 def summary_fn(model: nn.Module, task) -> Callable:
   """(variables, batch) -> grad_summary of grad_through_time (pure, jit/vmap-able)."""
   def fn(variables, batch):
-    return grad_summary(grad_arrays(model, task, as_variables(variables), batch)['grad_norm'])
+    result = grad_arrays(model, task, as_variables(variables), batch)
+    return grad_summary(result['per_example'], batch.get('lengths'))
   return fn
 
 

@@ -412,7 +412,7 @@ def diagnostics_writer(run: Run, eval_split, mesh) -> Callable:
   The gradient through time (diagnostics.grad_through_time) on a fixed batch,
   the first data.batch_size examples of the eval split, summarised as
   ||dL/dh_t|| at the first, middle (T // 2) and last step and the first over
-  the last (||dL/dx_t|| for non-recurrent families). Replicas (num_seeds > 1)
+  the last (||dL/dx_t|| for non-recurrent families; diagnostics.grad_summary). Replicas (num_seeds > 1)
   are probed together (vmap) and reported as mean, /std and /seed_S. It only
   reads the state: no RNG, no data position, no parameter changes. Within a
   K-step loop (steps_per_loop) it runs at the end of the call that passes a

@@ -89,7 +89,7 @@ def test_linear_rnn_gradient_through_time_is_the_closed_form(scale):
   result = D.grad_through_time(model, params, batch, 'regression')
   norm_T = np.linalg.norm(g_T) * scale ** (T - 1 - np.arange(T))
   np.testing.assert_allclose(result['grad_norm'], norm_T, rtol=1e-5)
-  summary = D.grad_summary(result['grad_norm'])
+  summary = D.grad_summary(result['per_example'])
   np.testing.assert_allclose(summary['grad_ratio_1_over_T'], scale ** (T - 1), rtol=1e-5)
   np.testing.assert_allclose(summary['grad_norm_tmid'], norm_T[T // 2], rtol=1e-5)
 
@@ -256,3 +256,33 @@ def test_diagnose_command_line(tmp_path, capsys):
     assert diagnose.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_grad_summary_reads_each_example_at_its_own_middle_and_last_step():
+  per_example = jnp.array([[1.0, 2.0, 3.0, 0.0], [4.0, 5.0, 0.0, 0.0]])
+  s = D.grad_summary(per_example, lengths=jnp.array([3, 2]))
+  np.testing.assert_allclose([s['grad_norm_t1'], s['grad_norm_tmid'], s['grad_norm_tT']],
+                             np.sqrt([1 + 16, 4 + 25, 9 + 25]), rtol=1e-6)
+  np.testing.assert_allclose(s['grad_ratio_1_over_T'], np.sqrt(17 / 34), rtol=1e-6)
+  s = D.grad_summary(per_example)  # No lengths: steps 0, 2 and 3 of every example.
+  np.testing.assert_allclose([s['grad_norm_t1'], s['grad_norm_tmid'], s['grad_norm_tT']],
+                             np.sqrt([17, 9, 0]), rtol=1e-6)
+
+
+def test_padding_changes_no_state_gradient_at_valid_steps():
+  """A bidirectional GRU on a sequence padded from 7 to T steps: the gradients at
+  the 7 valid steps (both directions, original time order) are those of the
+  unpadded sequence. A padded step passes its state on unchanged to the final
+  state each direction reads out, so its gradient is that final state's."""
+  model = RNN('gru', K, hidden_size=H, bidirectional=True)
+  x = jax.random.normal(jax.random.key(1), (1, T, C))
+  variables = init(model, x)
+  padded = {'inputs': x.at[:, 7:].set(0.0), 'lengths': jnp.array([7]),
+            'targets': jnp.array([1])}
+  short = {'inputs': x[:, :7], 'targets': jnp.array([1])}
+  g_pad, _ = D.state_gradients(model, variables, padded, 'classification')
+  g_short, _ = D.state_gradients(model, variables, short, 'classification')
+  for name, final in (('layer0_fwd', 6), ('layer0_bwd', 0)):
+    np.testing.assert_allclose(g_pad[name][:, :7], g_short[name], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(g_pad[name][:, 7:],
+                                  np.broadcast_to(g_pad[name][:, final:final + 1], (1, T - 7, H)))
