@@ -26,6 +26,7 @@ from cnn_vs_rnn.models.rnn import Recurrence
 SEQUENCES = DataSpec(input_shape=(12, 3), task='classification', num_outputs=4)
 IMAGES = DataSpec(input_shape=(16, 16, 1), task='classification', num_outputs=4)
 TOKENS = DataSpec(input_shape=(12,), task='classification', num_outputs=4, vocab_size=7)
+VIDEO = DataSpec(input_shape=(3, 8, 8, 1), task='classification', num_outputs=4)
 # Models whose outputs have a shape of their own (DataSpec.output_shape) get their task's data.
 SPECS = {
     'seq2seq': DataSpec(input_shape=(6,), task='seq2seq', num_outputs=7, vocab_size=7,
@@ -46,6 +47,10 @@ SMALL = {
     'lstm': dict(hidden_size=4),
     'gru': dict(hidden_size=4),
     'lru': dict(d_model=4, d_state=4),
+    'crnn': dict(features=(4,), hidden_size=4),
+    'convlstm': dict(features=(4,)),
+    'cnn3d': dict(blocks=((4,),), dense=(8,)),
+    'cnn_lstm': dict(blocks=((4,),), hidden_size=4),
     'seq2seq': dict(hidden_size=4, attention_size=4, decoder_embed_dim=3),
     'unet': dict(features=(4, 4), conv_impl='xla'),
     'renet': dict(hidden_size=8),
@@ -66,6 +71,7 @@ VARIANTS = [
     dict(name='lstm', hidden_size=4, embed_dim=3, tokens=True),   # Embedded, nn.Embed
     dict(name='cnn1d', features=(4,), kernel_sizes=(3,), strides=(1,), pool='max',
          tokens=True),                                            # Embedded, one-hot
+    dict(name='crnn', features=(4,), hidden_size=4, images=True),  # 2D front end
 ]
 
 CASES = [dict(name=name, **SMALL.get(name, {})) for name in sorted(models.MODELS)] + VARIANTS
@@ -76,17 +82,21 @@ def case_id(case) -> str:
 
 
 def build(case, dtype):
-  """(model, spec): sequences, or images for a model that rejects them, or tokens."""
+  """(model, spec): sequences, or images or video clips for a model that rejects
+  them, or tokens (`tokens=True`), or images (`images=True`)."""
   cfg = dict(case)
   if cfg['name'] in SPECS:
     spec = SPECS[cfg['name']]
     return models.build(ml_collections.ConfigDict(cfg), spec, dtype), spec
   if cfg.pop('tokens', False):
     return models.build(ml_collections.ConfigDict(cfg), TOKENS, dtype), TOKENS
-  try:
-    return models.build(ml_collections.ConfigDict(cfg), SEQUENCES, dtype), SEQUENCES
-  except ConfigError:
-    return models.build(ml_collections.ConfigDict(cfg), IMAGES, dtype), IMAGES
+  specs = (IMAGES,) if cfg.pop('images', False) else (SEQUENCES, IMAGES, VIDEO)
+  for spec in specs[:-1]:
+    try:
+      return models.build(ml_collections.ConfigDict(cfg), spec, dtype), spec
+    except ConfigError:
+      pass
+  return models.build(ml_collections.ConfigDict(cfg), specs[-1], dtype), specs[-1]
 
 
 def make_batch(spec, batch: int = 8, seed: int = 0) -> dict:

@@ -10,6 +10,7 @@ from cnn_vs_rnn.models import sizing
 
 SEQUENCE = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 IMAGE = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
+VIDEO = DataSpec(input_shape=(4, 16, 16, 1), task='classification', num_outputs=10)
 # Models with outputs of their own shape: source tokens -> target tokens, image -> pixels.
 SEQ2SEQ = DataSpec(input_shape=(17,), task='seq2seq', num_outputs=73, vocab_size=73,
                    variable_length=True, output_shape=(18, 73))
@@ -19,10 +20,18 @@ FAMILIES = sorted(sizing.WIDTH_FIELDS)
 
 
 def spec_for(name):
+  """Its task's data for a model with outputs of their own shape; else sequences, or
+  images or video clips for a model that does not take sequences."""
   special = {'seq2seq': SEQ2SEQ, 'unet': DENSE, 'renet': DENSE}
   if name in special:
     return special[name]
-  return IMAGE if name in ('cnn2d', 'lenet', 'vgg', 'resnet') else SEQUENCE
+  for spec in (SEQUENCE, IMAGE, VIDEO):
+    try:
+      models.build(ml_collections.ConfigDict({'name': name}), spec)
+      return spec
+    except ConfigError:
+      pass
+  raise AssertionError(f'model {name!r} takes none of the test shapes')
 
 
 def test_every_registered_model_can_be_sized():

@@ -20,6 +20,7 @@ SMALL = {
     'copy_memory': dict(seq_len=10, num_train=50, num_test=20),
     'mackey_glass': dict(window=8, horizon=2),
     'keywords': dict(num_train=40, num_test=20),
+    'moving_digits': dict(num_train=40, num_test=20, num_frames=4, canvas=12),
     'stdlib_text': dict(seq_len=64),
     'synthetic': dict(shape=(3, 2), num_classes=3, num_examples=40),
     'imdb_reviews': dict(max_len=16),

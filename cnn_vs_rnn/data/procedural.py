@@ -626,3 +626,135 @@ class SyntheticKeywords(_ArraysBuilder):
     style = KEYWORD_STYLES[c.style]
     audio = np.stack([render_keyword(int(l), rng, style=style) for l in labels])
     return (audio * 32767).astype(np.int16), labels.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------
+# Moving digits: video clips of one UCI digit moving and bouncing off the walls.
+
+# Per-frame displacement (dy, dx) of each direction class, in units of the clip's speed.
+MOVING_DIGITS_DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+MOVING_DIGITS_DIRECTION_NAMES = ('right', 'left', 'down', 'up')
+
+
+@dataclasses.dataclass
+class MovingDigitsConfig(GeneratedConfig):
+  """Clip sizes and the motion; the digit images are split as `Digits` splits them."""
+  num_frames: int = 8
+  canvas: int = 24
+  digit_scale: int = 1
+  max_speed: int = 3
+  num_train: int = 6000
+  num_test: int = 1000
+  test_fraction: float = 0.2
+
+
+def moving_digits_config(num_frames: int, canvas: int, digit_scale: int, max_speed: int,
+                         num_train: int, num_test: int,
+                         validation_fraction: float = splits_lib.DEFAULT_VALIDATION_FRACTION
+                         ) -> MovingDigitsConfig:
+  config = MovingDigitsConfig(name='', num_frames=num_frames, canvas=canvas,
+                              digit_scale=digit_scale, max_speed=max_speed,
+                              num_train=num_train, num_test=num_test,
+                              validation_fraction=validation_fraction)
+  return named(config, f'T{num_frames}_S{canvas}_x{digit_scale}_v{max_speed}_n{num_train}_'
+               f'{num_test}_' + fraction_label(validation_fraction))
+
+
+def bounce(start, velocity, num_steps: int, high: int) -> np.ndarray:
+  """Positions [N, num_steps] of points moving at `velocity` per step in [0, high],
+  reflected at both ends (a triangle wave of the unfolded position)."""
+  unfolded = np.asarray(start)[:, None] + np.asarray(velocity)[:, None] * np.arange(num_steps)
+  return high - np.abs(np.mod(unfolded, 2 * high) - high)
+
+
+def moving_digits_arrays(images_NxSxS: np.ndarray, labels_N: np.ndarray, n: int,
+                         num_frames: int, canvas: int, max_speed: int, seed
+                         ) -> dict[str, np.ndarray]:
+  """n clips [n, T, canvas, canvas, 1] (uint8, the images' values) of one digit each.
+
+  Each clip takes the next image of a shuffled cycle through `images_NxSxS`
+  and a direction from a balanced shuffled list (MOVING_DIGITS_DIRECTIONS),
+  a speed of 1..max_speed pixels per frame, and a start drawn so that the
+  first step does not reach a wall: the displacement from frame 0 to frame 1
+  is the direction times the speed. Later frames bounce off the walls.
+  Returns x, y = 4 * digit + direction, digit, direction, speed, the index
+  of the clip's image and the digit's top-left corner per frame (position
+  [n, T, 2], (row, column)).
+  """
+  rng = np.random.default_rng(seed)
+  size = images_NxSxS.shape[1]
+  high = canvas - size  # largest top-left coordinate
+  order = np.concatenate([rng.permutation(len(images_NxSxS))
+                          for _ in range(-(-n // len(images_NxSxS)))])[:n]
+  direction = np.arange(n) % len(MOVING_DIGITS_DIRECTIONS)
+  rng.shuffle(direction)
+  speed = rng.integers(1, max_speed + 1, n)
+  step = np.asarray(MOVING_DIGITS_DIRECTIONS)[direction] * speed[:, None]  # [n, 2]
+  # Start: anywhere, except that the moving axis leaves room for the first step.
+  low_start = np.maximum(0, -step)
+  high_start = np.minimum(high, high - step)
+  start = low_start + np.floor(rng.random((n, 2)) * (high_start - low_start + 1)).astype(int)
+  position = np.stack([bounce(start[:, a], step[:, a], num_frames, high) for a in (0, 1)],
+                      axis=-1)  # [n, T, 2]
+  x = np.zeros((n, num_frames, canvas, canvas, 1), np.uint8)
+  for i in range(n):
+    for t in range(num_frames):
+      r, c = position[i, t]
+      x[i, t, r:r + size, c:c + size, 0] = images_NxSxS[order[i]]
+  digit = labels_N[order].astype(np.int64)
+  return {'x': x, 'y': digit * len(MOVING_DIGITS_DIRECTIONS) + direction, 'digit': digit,
+          'direction': direction, 'speed': speed, 'image': order, 'position': position}
+
+
+def digit_image_pools(test_fraction: float, validation_fraction: float, scale: int = 1
+                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """scikit-learn's 8x8 digits (values 0..16, each pixel a scale x scale block) as
+  disjoint train / validation / test pools: test as `Digits` splits it (fixed
+  permutation, the last test_fraction), validation carved from the rest (splits.carve)."""
+  from sklearn.datasets import load_digits  # pylint: disable=g-import-not-at-top
+  d = load_digits()
+  images = np.kron(d.images.astype(np.uint8), np.ones((scale, scale), np.uint8))
+  order = np.random.default_rng(0).permutation(len(d.target))
+  cut = int((1 - test_fraction) * len(order))
+  pools = splits_lib.carve({'x': images[order[:cut]], 'y': d.target[order[:cut]]},
+                           validation_fraction)
+  pools['test'] = {'x': images[order[cut:]], 'y': d.target[order[cut:]]}
+  return {name: (p['x'], p['y']) for name, p in pools.items()}
+
+
+class MovingDigits(_ArraysBuilder):
+  """Clips of a UCI digit moving with constant speed, bouncing off the walls.
+
+  The label is 4 * digit + direction (40 classes): naming it takes both the
+  digit's appearance and the order of the frames. The digit images of the
+  train, validation and test clips are disjoint (digit_image_pools); the
+  validation split has round(validation_fraction * num_train) of the
+  num_train clips.
+  """
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'cnn_vs_rnn.data.procedural.moving_digits_arrays.'}
+
+  def _info(self):
+    c = self.builder_config
+    return self.dataset_info_from_configs(
+        description='Moving UCI digits: label 4 * digit + direction (' +
+                    ', '.join(MOVING_DIGITS_DIRECTION_NAMES) + ').',
+        features=tfds.features.FeaturesDict({
+            'x': tfds.features.Tensor(shape=(c.num_frames, c.canvas, c.canvas, 1),
+                                      dtype=np.uint8),
+            'y': tfds.features.ClassLabel(num_classes=10 * len(MOVING_DIGITS_DIRECTIONS))}),
+        disable_shuffling=True)
+
+  def _splits(self):
+    c = self.builder_config
+    pools = digit_image_pools(c.test_fraction, c.validation_fraction, c.digit_scale)
+    num_val = splits_lib.num_validation(c.num_train, c.validation_fraction)
+    sizes = {'train': c.num_train - num_val, 'validation': num_val, 'test': c.num_test}
+    out = {}
+    for seed, name in enumerate(('train', 'validation', 'test')):
+      if name in pools:
+        a = moving_digits_arrays(*pools[name], sizes[name], c.num_frames, c.canvas,
+                                 c.max_speed, [seed, 13])
+        out[name] = (a['x'], a['y'])
+    return out

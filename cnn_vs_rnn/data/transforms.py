@@ -10,6 +10,11 @@
   'permuted_image' images [H, W, C] -> images [H, W, C] whose pixels are
             moved by one fixed permutation (the same as 'permuted' draws):
             the grid's locality destroyed, its shape kept for a 2D CNN.
+  'shuffled' the time axis (pixels, for images; frames, for video clips)
+            of every example reordered by its own permutation, drawn from
+            `config.data.permutation_seed` and the example's place in its
+            split: no order is left to learn (the moving_digits control).
+            For datasets held in memory.
 Views chain left to right with commas: 'permuted_image,rows' shows the
 permuted images row by row, so every family sees the same shuffled pixels.
 """
@@ -22,7 +27,7 @@ import numpy as np
 
 from cnn_vs_rnn.errors import ConfigError
 
-VIEWS = ('', 'rows', 'pixels', 'permuted', 'permuted_image')
+VIEWS = ('', 'rows', 'pixels', 'permuted', 'permuted_image', 'shuffled')
 
 
 def view_fn(view: str, input_shape: tuple, permutation_seed: int = 0):
@@ -56,10 +61,20 @@ def _one_view(view: str, input_shape: tuple, permutation_seed: int):
     flatten = lambda x: x
   if view == 'pixels':
     return flatten, tuple(input_shape)
+  if view == 'shuffled':
+    return (lambda x: shuffle_each(flatten(x), permutation_seed)), tuple(input_shape)
   perm = np.random.default_rng(permutation_seed).permutation(input_shape[0])
   if view == 'permuted_image':
     return (lambda x: flatten(x)[:, perm].reshape(x.shape)), (H, W, C)
   return (lambda x: flatten(x)[:, perm]), tuple(input_shape)
+
+
+def shuffle_each(x_NxTx, seed: int) -> np.ndarray:
+  """Axis 1 of every row of x reordered by its own permutation, from default_rng(seed)."""
+  n, steps = x_NxTx.shape[:2]
+  order = np.random.default_rng(seed).permuted(np.tile(np.arange(steps), (n, 1)), axis=1)
+  return np.take_along_axis(x_NxTx, order.reshape(order.shape + (1,) * (x_NxTx.ndim - 2)),
+                            axis=1)
 
 
 def apply_view(dataset, view: str, permutation_seed: int = 0):
@@ -78,6 +93,10 @@ def apply_view(dataset, view: str, permutation_seed: int = 0):
   for name, split in dataset.splits.items():
     if isinstance(split, dict):
       splits[name] = on_batch(split)
+    elif 'shuffled' in view.split(','):
+      raise ConfigError("data.view='shuffled' draws one order per example of a split "
+                        f'held in memory; the {name!r} split of this dataset is read '
+                        'record by record')
     else:
       splits[name] = dataclasses.replace(
           split, to_arrays=lambda recs, f=split.to_arrays: on_batch(f(recs)))

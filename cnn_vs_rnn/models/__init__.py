@@ -28,6 +28,7 @@ import flax.linen as nn
 from cnn_vs_rnn.errors import ConfigError, choose, show
 from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
+from cnn_vs_rnn.models.crnn import CRNN
 from cnn_vs_rnn.models import precision, sizing
 from cnn_vs_rnn.models.heads import POOLS
 from cnn_vs_rnn.models.lru import LRUNet
@@ -35,6 +36,7 @@ from cnn_vs_rnn.models.mlp import MLP
 from cnn_vs_rnn.models.rnn import RNN
 from cnn_vs_rnn.models.tcn import TCN
 from cnn_vs_rnn.models import segmentation, seq2seq  # pylint: disable=unused-import  (they register)
+from cnn_vs_rnn.models.video import CNN3D, CNNLSTM, ConvLSTM
 
 from cnn_vs_rnn.models.registry import MODELS, register  # pylint: disable=g-bad-import-order
 

@@ -9,7 +9,7 @@ control for the structure-destroying views (`data.view='permuted'`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -29,6 +29,11 @@ class MLP(nn.Module):
   depends on the whole input. With `lengths`, steps past each sequence's end
   are zeroed first, so padding never changes an output.
   """
+  # One weight per input position: inputs must have the length it was built
+  # for (shorter sequences come padded, with `lengths`), unlike the families
+  # that read any length.
+  fixed_length: ClassVar[bool] = True
+
   num_outputs: int
   features: Sequence[int] = (64, 64)
   pool: str = 'flatten'  # 'none' for per-step outputs; any other value: one output per example.
