@@ -15,7 +15,7 @@ from cnn_vs_rnn.errors import ConfigError, show
 # a run may resume with other values for them.
 RESUMABLE_KEYS = frozenset({
     'log_every_steps', 'eval_every_steps', 'checkpoint_every_steps',
-    'max_checkpoints_to_keep'})
+    'max_checkpoints_to_keep', 'diagnostics_every_steps'})
 
 # Computation dtypes of the models (models/precision.py); parameters stay float32.
 DTYPES = ('float32', 'bfloat16')
@@ -40,6 +40,11 @@ def base_config() -> ml_collections.ConfigDict:
   # split is held on the devices; the loop shortens a call to stop at every
   # log, eval and checkpoint step.
   c.steps_per_loop = 1
+  # Every N steps, log how the gradient flows through time (diag/* keys of
+  # metrics.jsonl: ||dL/dh_t|| at the first, middle and last step, and the
+  # first over the last) on a fixed batch of the eval split; 0 turns it off.
+  # It reads the state only: the training trajectory is the same.
+  c.diagnostics_every_steps = 0
   # Modules to import before the registries are read ('my_pkg.models,my_pkg.data'):
   # where a user's own models and datasets register themselves. Recorded in
   # config.json, so resume, evaluate and sample import them again.
@@ -108,6 +113,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
               'steps_per_loop'):
     _positive_int(key, config.get(key, 1))
   _positive_int('data.batch_size', config.data.batch_size)
+  every = config.get('diagnostics_every_steps', 0)
+  if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+    raise ConfigError(f'diagnostics_every_steps={show(every)} must be an integer >= 0 '
+                      '(0 turns the diagnostics off)')
   dtype = config.get('dtype', 'float32')
   if dtype not in DTYPES:
     raise ConfigError(f"unknown dtype {show(dtype)}; valid: {', '.join(DTYPES)}")
@@ -169,7 +178,8 @@ def flatten(d, prefix='') -> dict:
 
 # Keys added after runs were already recorded: a config.json without them
 # had their default.
-ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32', 'imports': ''}
+ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32', 'imports': '',
+              'diagnostics_every_steps': 0}
 
 
 def differing_keys(old: dict, new: dict) -> list[str]:

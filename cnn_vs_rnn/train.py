@@ -29,7 +29,8 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from cnn_vs_rnn import configlib, data, fileio, memory, models, optim, parallel, tasks
+from cnn_vs_rnn import (configlib, data, diagnostics, fileio, memory, models, optim,
+                        parallel, tasks)
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.baselines import baseline_metrics
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
@@ -405,6 +406,35 @@ def next_boundary(step: int, config) -> int:
   return stop
 
 
+def diagnostics_writer(run: Run, eval_split, mesh) -> Callable:
+  """state -> the diag/* metrics of config.diagnostics_every_steps.
+
+  The gradient through time (diagnostics.grad_through_time) on a fixed batch,
+  the first data.batch_size examples of the eval split, summarised as
+  ||dL/dh_t|| at the first, middle (T // 2) and last step and the first over
+  the last (||dL/dx_t|| for non-recurrent families; diagnostics.grad_summary). Replicas (num_seeds > 1)
+  are probed together (vmap) and reported as mean, /std and /seed_S. It only
+  reads the state: no RNG, no data position, no parameter changes. Within a
+  K-step loop (steps_per_loop) it runs at the end of the call that passes a
+  multiple of N, at the step where that call ends.
+  """
+  batch = parallel.device_resident(
+      diagnostics.fixed_batch(eval_split, run.config.data.batch_size), mesh)
+  fn = jax.jit(over_seeds(diagnostics.summary_fn(run.model, run.task), run.num_seeds,
+                          in_axes=(0, None)))
+  seeds = seeds_of(run.config)
+
+  def write(state) -> dict:
+    out = jax.device_get(fn({'params': state.params, **state.model_state}, batch))
+    if run.num_seeds == 1:
+      per_seed = [{k: float(v) for k, v in out.items()}]
+    else:
+      per_seed = [{k: float(v[i]) for k, v in out.items()} for i in range(run.num_seeds)]
+    return {f'diag/{k}': v for k, v in seed_summary(per_seed, seeds).items()}
+
+  return write
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        devices=None) -> dict:
   """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics.
@@ -495,6 +525,9 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
   baselines = {f'eval/{k}': v
                for k, v in baseline_metrics(dataset, config.data.eval_split).items()}
 
+  diag_every = config.get('diagnostics_every_steps', 0)
+  write_diagnostics = (diagnostics_writer(run, eval_split, mesh) if diag_every else None)
+
   writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
   progress = Progress(start_step, config.num_train_steps)
   pending = []  # (first step, device metrics [K, ...]) dispatched but not yet checked.
@@ -582,6 +615,8 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
         pending.append((step + 1, metrics))
         step += k
         is_last = step == config.num_train_steps
+        if diag_every and step // diag_every > (step - k) // diag_every:
+          writer.write(step, write_diagnostics(state))
         if _is_multiple(step, config.log_every_steps) or is_last:
           drain()
           train_metrics = {f'train/{k}': v for k, v in

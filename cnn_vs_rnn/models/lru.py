@@ -182,7 +182,14 @@ class LRU(nn.Module):
     gamma_N = jnp.exp(gamma_log)
     # B u in the computation dtype; its result, the recurrence's input, in float32.
     proj = lambda w_NxH: (u @ (w_NxH.T * gamma_N).astype(dtype)).astype(jnp.float32)
-    bu_BxTxN = jax.lax.complex(proj(B_re), proj(B_im))
+    bu_re, bu_im = proj(B_re), proj(B_im)
+    if not self.is_initializing() and (self.is_mutable_collection('perturbations')
+                                       or self.has_variable('perturbations', 'state')):
+      # The diagnostics' handle on the state (cnn_vs_rnn/diagnostics.py): a zero
+      # added to B u_t is a zero added to x_t, which the recurrence carries on,
+      # so its gradient is dL/dx_t (real and imaginary parts).
+      bu_re, bu_im = self.perturb('state', (bu_re, bu_im))
+    bu_BxTxN = jax.lax.complex(bu_re, bu_im)
     x_BxTxN = linear_recurrence_BxTxN(lru_lambda(nu_log, theta_log), bu_BxTxN,
                                       self.scan_type)
     x_re, x_im = x_BxTxN.real.astype(dtype), x_BxTxN.imag.astype(dtype)

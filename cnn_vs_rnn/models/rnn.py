@@ -24,6 +24,10 @@ bfloat16 rounding. Layer outputs are the float32 states.
 above; 'fused' is models/fused_rnn.py, a `lax.scan` with a hand-written
 backward pass, faster on CPU. 'fused' applies when every step is valid (no
 lengths); a batch with lengths always takes the 'scan' path.
+
+Diagnostics (cnn_vs_rnn/diagnostics.py) read dL/dh_t through a zero
+perturbation that each 'scan' step adds to the state it passes on, only
+when the caller provides the 'perturbations' collection (see `_MaskedStep`).
 """
 
 from __future__ import annotations
@@ -130,6 +134,20 @@ def initial_carry(cell_name: str, batch: int, hidden_size: int, dtype) -> Carry:
   return (h, h) if cell_name == 'lstm' else h
 
 
+# The diagnostics' handle on the hidden state (cnn_vs_rnn/diagnostics.py): each
+# step adds a variable PERTURBATIONS/STATE, zeros shaped like the new carry, to
+# the carry it passes on, when (and only when) the caller provides that
+# collection. The gradient of the loss with respect to it is dL/dh_t, the total
+# derivative through every later step. The scan stacks it along time (axis 1).
+PERTURBATIONS = 'perturbations'
+STATE = 'state'
+
+
+def carry_h(cell_name: str, carry):
+  """The hidden state h of a carry ((c, h) for the LSTM)."""
+  return carry[1] if cell_name == 'lstm' else carry
+
+
 class _MaskedStep(nn.Module):
   """One time step of a cell; steps past an example's length are no-ops.
 
@@ -146,12 +164,28 @@ class _MaskedStep(nn.Module):
     cell = CELLS[self.cell_name](self.hidden_size, **dict(self.cell_kwargs),
                                  dtype=self.dtype, name='cell')
     if not isinstance(inputs, tuple):
-      return cell(carry, inputs)
+      new_carry, out = cell(carry, inputs)
+      if not self.perturbed():
+        return new_carry, out
+      new_carry = self.perturb(STATE, new_carry)
+      return new_carry, carry_h(self.cell_name, new_carry)
     xproj, valid_B = inputs
     new_carry, out = cell(carry, xproj)
     keep = lambda new, old: jnp.where(valid_B[:, None], new, old)
     carry = jax.tree.map(keep, new_carry, carry)
+    if self.perturbed():
+      carry = self.perturb(STATE, carry)
+      out = carry_h(self.cell_name, carry)
     return carry, jnp.where(valid_B[:, None], out, 0.0)
+
+  def perturbed(self) -> bool:
+    """Whether this call adds a zero perturbation to the state (cnn_vs_rnn/diagnostics.py).
+
+    Only when the caller passes the 'perturbations' collection or makes it
+    mutable; never while initialising, so training never sees one.
+    """
+    return not self.is_initializing() and (
+        self.is_mutable_collection(PERTURBATIONS) or self.has_variable(PERTURBATIONS, STATE))
 
 
 def reverse_padded(x_BxTx, lengths_B):
@@ -222,7 +256,8 @@ class Recurrence(nn.Module):
     inputs = xproj if lengths_B is None else (xproj, time_mask(lengths_B, T))
     step = nn.remat(_MaskedStep) if self.remat else _MaskedStep
     scan = nn.scan(step, variable_broadcast='params', split_rngs={'params': False},
-                   in_axes=1, out_axes=1, unroll=self.unroll)
+                   variable_axes={PERTURBATIONS: 1}, in_axes=1, out_axes=1,
+                   unroll=self.unroll)
     carry, outputs = scan(self.cell_name, self.hidden_size, self.cell_kwargs, self.dtype,
                           name='scan')(
         initial_carry(self.cell_name, B, self.hidden_size, state_dtype(xproj.dtype)), inputs)
