@@ -52,9 +52,9 @@ from importlib import metadata
 import jax
 import ml_collections
 
-from cnn_vs_rnn import models, parallel, train
+from cnn_vs_rnn import cli, models, parallel, train
 from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
-from cnn_vs_rnn.errors import ConfigError, RunError, run_command
+from cnn_vs_rnn.errors import ConfigError, RunError
 from cnn_vs_rnn.memory import memory_of
 from cnn_vs_rnn.models import sizing
 from cnn_vs_rnn import hostmem
@@ -236,14 +236,11 @@ def _version(name: str) -> str | None:
 # Command line.
 
 
-def _define_flags(argv):
+def _define_flags(flag_values) -> None:
   from absl import flags  # pylint: disable=g-import-not-at-top
-  flag_values = flags.FlagValues()
-  _, config_flag = train._define_flags(flag_values, workdir=False, sys_argv=argv)  # pylint: disable=protected-access
   flags.DEFINE_integer('steps', 20, 'Timed steps.', flag_values=flag_values)
   flags.DEFINE_integer('warmup', 3, 'Untimed steps after the first call.',
                        flag_values=flag_values)
-  return flag_values, config_flag
 
 
 def config_name(flag_values) -> str:
@@ -255,16 +252,12 @@ def config_name(flag_values) -> str:
 
 
 def main(argv=None) -> int:
-  argv = list(sys.argv if argv is None else argv)
-  flag_values, config_flag = _define_flags(argv)
-
-  def body():
-    config = train._parse_config(argv, flag_values, config_flag)  # pylint: disable=protected-access
+  def body(config, flag_values):
     parallel.maybe_initialize_distributed()
     result = benchmark(config, flag_values.steps, flag_values.warmup)
     print(json.dumps({'config': config_name(flag_values), **result}), flush=True)
 
-  return run_command(body)
+  return cli.config_command(argv, body, define=_define_flags)
 
 
 if __name__ == '__main__':

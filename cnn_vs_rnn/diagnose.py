@@ -27,8 +27,8 @@ import sys
 import jax
 import numpy as np
 
-from cnn_vs_rnn import diagnostics, errors, fileio, models, plot, train
-from cnn_vs_rnn.errors import ConfigError, run_command, show
+from cnn_vs_rnn import cli, diagnostics, fileio, models, plot, train
+from cnn_vs_rnn.errors import ConfigError, show
 from cnn_vs_rnn.evaluate import load_workdir
 from cnn_vs_rnn import hostmem
 
@@ -206,8 +206,7 @@ def diagnose_workdir(workdir: str, probes=None, step: int | None = None, best: b
 
 
 def main(argv=None) -> int:
-  parser = errors.ArgumentParser(prog='python -m cnn_vs_rnn.diagnose',
-                                 description=__doc__.splitlines()[0])
+  parser = cli.parser_of('diagnose', __doc__)
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--probe', nargs='+', action='extend', default=None,
                       metavar='NAME', help='One or more of: ' + ', '.join(diagnostics.PROBES))
@@ -219,12 +218,11 @@ def main(argv=None) -> int:
   parser.add_argument('--batch_size', type=int, default=16)
   parser.add_argument('--replica', type=int, default=0)
 
-  def body():
-    args = parser.parse_args(argv)
+  def body(args):
     print(json.dumps(diagnose_workdir(args.workdir, args.probe, args.step, args.best,
                                       args.split, args.batch_size, args.replica)))
 
-  return run_command(body)
+  return cli.argparse_command(parser, argv, body)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,5 @@
 """Exceptions the command line turns into one-line messages and exit codes."""
 
-import argparse
 import errno
 import logging
 
@@ -149,15 +148,6 @@ class HeldLogs(logging.Filter):
 
   def discard(self) -> None:
     self.records, self.unraisable = [], []
-
-
-class ArgumentParser(argparse.ArgumentParser):
-  """argparse whose usage errors are ConfigErrors (exit 2, one line) instead of a usage
-  message and sys.exit: call parse_args inside run_command's body."""
-
-  def error(self, message):
-    usage = ' '.join(self.format_usage().split())
-    raise ConfigError(f'{message} ({usage})')
 
 
 # Errors of a path the user gave (exit 2); every other OSError is the environment's

@@ -25,10 +25,10 @@ import jax
 import ml_collections
 import numpy as np
 
-from cnn_vs_rnn import configlib, errors, fileio, train
+from cnn_vs_rnn import cli, configlib, fileio, train
 from cnn_vs_rnn.checkpointing import Checkpointer, first_line
 from cnn_vs_rnn.data.pipeline import eval_batches, take
-from cnn_vs_rnn.errors import ConfigError, RunError, run_command
+from cnn_vs_rnn.errors import ConfigError, RunError
 from cnn_vs_rnn import hostmem
 
 
@@ -132,8 +132,7 @@ def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None,
 
 
 def main(argv=None) -> int:
-  parser = errors.ArgumentParser(prog='python -m cnn_vs_rnn.evaluate',
-                                 description=__doc__.splitlines()[0])
+  parser = cli.parser_of('evaluate', __doc__)
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--split', default='test')
   parser.add_argument('--step', type=int, default=None)
@@ -142,12 +141,11 @@ def main(argv=None) -> int:
   parser.add_argument('--save_predictions', default=None, metavar='FILE.npz',
                       help='Also write outputs, targets and example indices.')
 
-  def body():
-    args = parser.parse_args(argv)
+  def body(args):
     print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step, args.best,
                                       args.save_predictions)))
 
-  return run_command(body)
+  return cli.argparse_command(parser, argv, body)
 
 
 if __name__ == '__main__':

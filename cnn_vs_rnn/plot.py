@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 import re
 import sys
 
 import numpy as np
 
-from cnn_vs_rnn import fileio
+from cnn_vs_rnn import cli, fileio
 from cnn_vs_rnn.errors import ConfigError, run_command, show
 
 # ---------------------------------------------------------------------------
@@ -296,19 +297,14 @@ def save(fig, out: str) -> None:
 # Command line.
 
 
-class ArgumentParser(argparse.ArgumentParser):
-  """argparse whose usage errors are one ConfigError line (exit 2), not usage text."""
-
-  def error(self, message):
-    raise ConfigError(f'{message} (see python -m cnn_vs_rnn.plot --help)')
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-  parser = ArgumentParser(prog='python -m cnn_vs_rnn.plot',
-                          description=__doc__.splitlines()[0],
-                          formatter_class=argparse.RawDescriptionHelpFormatter,
-                          epilog='\n'.join(__doc__.splitlines()[6:]))
-  commands = parser.add_subparsers(dest='command', required=True, parser_class=ArgumentParser)
+  hint = 'see python -m cnn_vs_rnn.plot --help'
+  parser = cli.parser_of('plot', __doc__, error_hint=hint,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog='\n'.join(__doc__.splitlines()[6:]))
+  commands = parser.add_subparsers(
+      dest='command', required=True,
+      parser_class=functools.partial(cli.ArgumentParser, error_hint=hint))
   curves = commands.add_parser('curves', help='Learning curves of workdirs.')
   curves.add_argument('workdirs', nargs='+')
   curves.add_argument('--metric', action='append', default=[],

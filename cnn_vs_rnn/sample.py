@@ -14,8 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnn_vs_rnn import errors
-from cnn_vs_rnn.errors import ConfigError, run_command
+from cnn_vs_rnn import cli
+from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.evaluate import load_workdir
 from cnn_vs_rnn import hostmem, train
 
@@ -57,8 +57,7 @@ def generate(run, state, prompt: bytes, length: int, temperature: float, seed: i
 
 
 def main(argv=None) -> int:
-  parser = errors.ArgumentParser(prog='python -m cnn_vs_rnn.sample',
-                                 description=__doc__.splitlines()[0])
+  parser = cli.parser_of('sample', __doc__)
   parser.add_argument('--workdir', required=True)
   parser.add_argument('--prompt', default='')
   parser.add_argument('--length', type=int, default=200)
@@ -68,8 +67,7 @@ def main(argv=None) -> int:
   parser.add_argument('--replica', type=int, default=0,
                       help='Which replica of a num_seeds > 1 run (0 = the first seed).')
 
-  def body():
-    args = parser.parse_args(argv)
+  def body(args):
     if args.length < 1:
       raise ConfigError(f'--length={args.length} must be a positive integer')
     if not 0 <= args.temperature < float('inf'):  # Also false for nan.
@@ -89,7 +87,7 @@ def main(argv=None) -> int:
                     args.seed)
     sys.stdout.write(args.prompt + text.decode('utf-8', errors='replace') + '\n')
 
-  return run_command(body)
+  return cli.argparse_command(parser, argv, body)
 
 
 if __name__ == '__main__':

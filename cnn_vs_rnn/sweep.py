@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from cnn_vs_rnn import configlib, fileio
+from cnn_vs_rnn import cli, fileio
 from cnn_vs_rnn.errors import ConfigError, run_command, show
 
 KEY_RE = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*')
@@ -134,21 +134,6 @@ def check_keys(config, keys, path: str) -> None:
       if not hasattr(node, 'keys') or part not in node.keys():
         raise ConfigError(f'unknown config key {key!r} in {path}')
       node = node[part]
-
-
-def load_config(path: str):
-  """The config of the file at `path`; any failure to load it is a ConfigError."""
-  if not os.path.isfile(path):
-    raise ConfigError(f'config file {path!r} does not exist; pass files such as '
-                      'configs/mnist1d_cnn.py')
-  try:
-    return configlib.load_config_file(path)
-  except ConfigError:
-    raise
-  except Exception as e:  # pylint: disable=broad-except
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-    raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
-                      f'{first}') from None
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +251,7 @@ def plan(args) -> list[Point]:
     raise ConfigError(f'--out {args.out!r} is a file; pass a directory (new or of a sweep)')
   points = []
   for path in configs:
-    config = load_config(path)
+    config = cli.load_config_file(path, 'pass files such as configs/mnist1d_cnn.py')
     check_keys(config, keys, path)
     for values in grid_points(grid, zipped):
       points.append(plan_point(path, config, values, common, args.out, args.seeds,
@@ -495,16 +480,9 @@ def write_summary(out: str, records: list[dict], metrics: list[str], argv: list[
 # Command line.
 
 
-class ArgumentParser(argparse.ArgumentParser):
-  """argparse whose usage errors are one ConfigError line (exit 2), not usage text."""
-
-  def error(self, message):
-    raise ConfigError(f'{message} (see python -m cnn_vs_rnn.sweep --help)')
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
-  parser = ArgumentParser(
-      prog='python -m cnn_vs_rnn.sweep', description=__doc__.splitlines()[0],
+  parser = cli.parser_of(
+      'sweep', __doc__, error_hint='see python -m cnn_vs_rnn.sweep --help',
       formatter_class=argparse.RawDescriptionHelpFormatter,
       epilog='\n'.join(__doc__.splitlines()[5:]))
   parser.add_argument('--out', required=True, help='Directory of the runs and the summary.')

@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import functools
 import json
-import logging
 import os
 import platform
 import subprocess
@@ -29,12 +28,12 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from cnn_vs_rnn import (configlib, data, diagnostics, fileio, memory, models, optim,
+from cnn_vs_rnn import (cli, configlib, data, diagnostics, fileio, memory, models, optim,
                         parallel, tasks)
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.baselines import baseline_metrics
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
-from cnn_vs_rnn.errors import ConfigError, HeldLogs, NonFiniteLossError, run_command, show
+from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
 from cnn_vs_rnn.preemption import Preempted, StopSignals
 from cnn_vs_rnn import hostmem
@@ -667,164 +666,18 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Command line.
-
-
-def _define_flags(flag_values=None, workdir: bool = True, sys_argv=None):
-  """--config (and --workdir) on `flag_values` (default: absl's global FLAGS).
-
-  `sys_argv`: the argv that will be parsed, if not sys.argv (config_flags reads
-  it to find the config file that --config.KEY overrides apply to).
-  """
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  flag_values = flags.FLAGS if flag_values is None else flag_values
-  config_flag = config_flags.DEFINE_config_file(
-      'config', None, 'Path to a config file (configs/NAME.py).', lock_config=True,
-      flag_values=flag_values, sys_argv=sys_argv)
-  if workdir:
-    flags.DEFINE_string('workdir', None, 'Directory for checkpoints, metrics and logs.',
-                        flag_values=flag_values)
-  return flag_values, config_flag
-
-
-def _parse(argv, flag_values, config_flag):
-  """Parses flags; every usage error becomes one ConfigError line."""
-  config = _parse_config(argv, flag_values, config_flag)
-  if not flag_values.workdir:
-    raise ConfigError('--workdir is required: --workdir DIR')
-  return config, flag_values.workdir
-
-
-def _parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
-  """Parses flags and returns the config; every usage error becomes one ConfigError line."""
-  # What ml_collections logs while loading (e.g. 'get_config() returned None') is
-  # printed only if the config turns out fine; else the one error line says it.
-  held = HeldLogs(logging.WARNING)
-  try:
-    with held:
-      config = _load_config(argv, flag_values, config_flag)
-  except ConfigError:
-    held.discard()
-    raise
-  held.release()
-  return config
-
-
-def _load_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  # ml_collections loads the file as module '<flag>_config' with load_module(), which
-  # reuses a module of that name: one loaded before (main called again in a process)
-  # would lend its get_config() to a file that has none.
-  sys.modules.pop(f'{config_flag.name}_config', None)
-  try:
-    flag_values(argv)
-  except flags.Error as e:
-    msg = str(e)
-    if msg.startswith('flag --config.'):
-      raise ConfigError(_type_error_message(msg, argv)) from None
-    raise ConfigError(msg.splitlines()[0]) from None
-  except SystemExit as e:  # The config file itself called exit().
-    raise ConfigError(f'config file {_config_path(flag_values, argv)!r} exited '
-                      f'(SystemExit({show(e.code)})) while loading; a config file defines '
-                      'get_config() and returns an ml_collections.ConfigDict') from None
-  except (AttributeError, KeyError) as e:  # An override of a key the config lacks.
-    if "has no attribute 'get_config'" in str(e):
-      raise ConfigError(f'config file {_config_path(flag_values, argv)!r} has no '
-                        'get_config() function; define one that returns an '
-                        'ml_collections.ConfigDict') from None
-    raise ConfigError(_unknown_key_message(e, argv)) from None
-  except Exception as e:  # pylint: disable=broad-except
-    # Loading the config file itself failed (a syntax error, an import error...).
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-    raise ConfigError(f'the config file failed to load: {type(e).__name__}: {first}') from None
-  config = config_flag.value
-  path = _config_path(flag_values, argv)
-  if config is None and path:
-    raise ConfigError(f'config file {path!r}: get_config() returned None; it must return '
-                      'an ml_collections.ConfigDict')
-  if config is None:
-    raise ConfigError('--config is required: --config configs/NAME.py')
-  if not isinstance(config, ml_collections.ConfigDict):
-    path = flag_values['config'].config_filename
-    if not os.path.isfile(path.split(':', 1)[0]) and not os.path.isfile(path):
-      raise ConfigError(f'config file {path!r} does not exist; pass a file such as '
-                        'configs/default.py')
-    try:
-      config.seed  # _ErrorConfig raises what loading the file raised.
-    except Exception as e:  # pylint: disable=broad-except
-      while e.__cause__ is not None or e.__context__ is not None:
-        e = e.__cause__ or e.__context__
-      first = str(e).strip().splitlines()[0] if str(e).strip() else ''
-      raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
-                        f'{first}') from None
-  return config
-
-
-def _config_path(flag_values, argv) -> str | None:
-  """The --config file named on the command line, if any."""
-  try:
-    path = flag_values['config'].config_filename
-  except Exception:  # pylint: disable=broad-except
-    path = None
-  if path:
-    return path
-  for i, a in enumerate(argv):
-    if a.startswith('--config='):
-      return a.split('=', 1)[1]
-    if a == '--config' and i + 1 < len(argv):
-      return argv[i + 1]
-  return None
-
-
-def _unknown_key_message(error, argv) -> str:
-  while error.args and isinstance(error.args[0], BaseException):
-    error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError.
-  lines = str(error.args[0] if error.args else error).splitlines()
-  name = lines[0].strip().strip("'")
-  overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv
-               if a.startswith('--config.')]
-  key = next((o for o in overrides if o.split('.')[-1] == name), name)
-  hint = ' '.join(l.strip() for l in lines[1:])
-  return f'unknown config key {show(key)}' + (f'. {hint}' if hint else '')
-
-
-def _type_error_message(msg: str, argv) -> str:
-  """'flag --config.seed=abc: invalid literal ...' -> which type the key wants."""
-  head = msg.split(':', 1)[0][len('flag --config.'):]
-  key, _, value = head.partition('=')
-  config_path = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None)
-  if config_path is None and '--config' in argv:
-    config_path = argv[argv.index('--config') + 1]
-  want = None
-  if config_path:
-    try:
-      node = configlib.load_config_file(config_path)
-      for part in key.split('.'):
-        node = node[part]
-      want = type(node).__name__
-    except Exception:  # pylint: disable=broad-except
-      pass
-  expected = f'expected a value of type {want}' if want else msg.split(':', 1)[-1].strip()
-  return f'--config.{key}={show(value)} has the wrong type: {expected}'
+# Command line (cli.py: flags, config files and overrides, one-line errors).
 
 
 def main(argv=None) -> int:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  argv = list(sys.argv if argv is None else argv)
-  # Flags of their own for each call (main may run more than once in a process), read
-  # from `argv`, not sys.argv.
-  flag_values, config_flag = _define_flags(flags.FlagValues(), sys_argv=argv)
-
-  def body():
-    config, workdir = _parse(argv, flag_values, config_flag)
+  def body(config, flag_values):
     parallel.maybe_initialize_distributed()
     start = time.perf_counter()
-    final = train_and_evaluate(config, workdir)
+    final = train_and_evaluate(config, flag_values.workdir)
     if parallel.is_primary():
       print(f'final metrics ({time.perf_counter() - start:.1f}s): {json.dumps(final)}')
 
-  return run_command(body)
+  return cli.config_command(argv, body, workdir=True)
 
 
 if __name__ == '__main__':

@@ -111,3 +111,26 @@ def test_host_memory_policy_applies_on_linux_and_can_be_turned_off(setting, appl
   out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True,
                        env={**os.environ, 'CNN_VS_RNN_KEEP_HOST_MEMORY': setting}, check=True)
   assert out.stdout.split() == [applied, applied]
+
+
+def test_each_program_validates_the_config_once(tmp_path, mnist1d, monkeypatch, capsys):
+  # In process: the command line parses the config (cli.py) and build_run validates it.
+  del mnist1d
+  from cnn_vs_rnn import benchmark, configlib, evaluate, train  # pylint: disable=g-import-not-at-top
+  calls = []
+  validate = configlib.validate
+
+  def counted(config):
+    calls.append(config)
+    return validate(config)
+
+  monkeypatch.setattr(configlib, 'validate', counted)
+  workdir = str(tmp_path / 'w')
+  assert train.main(['train', '--config', CNN, '--workdir', workdir, *SHORT]) == 0
+  assert len(calls) == 1
+  assert evaluate.main(['--workdir', workdir]) == 0
+  assert len(calls) == 2
+  assert benchmark.main(['benchmark', '--config', CNN, '--steps=1', '--warmup=0',
+                         '--config.data.batch_size=8']) == 0
+  assert len(calls) == 3
+  capsys.readouterr()
