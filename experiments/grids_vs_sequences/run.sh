@@ -39,8 +39,12 @@ c() {  # Config paths, comma-separated (those matching $ONLY, if set).
 # MNIST-1D (40 steps): every family at 5.2k parameters and 3000 steps, ordered
 # vs shuffled.
 sweep --out "$runs/mnist1d" --configs "$(c mnist1d_cnn mnist1d_tcn mnist1d_gru mnist1d_lstm \
-  mnist1d_elman mnist1d_lru mnist1d_mlp)" --grid "data.view='',permuted" "${lrs[@]}" \
+  mnist1d_lru mnist1d_mlp)" --grid "data.view='',permuted" "${lrs[@]}" \
   --set model.param_budget=5200 --set num_train_steps=3000 "${common[@]}" "$@"
+# The Elman net's widths step too coarsely for 5,200 +- 5% (4,918 is its
+# closest): its own sweep at 5,000.
+sweep --out "$runs/mnist1d_elman" --configs "$(c mnist1d_elman)" --grid "data.view='',permuted" \
+  "${lrs[@]}" --set model.param_budget=5000 --set num_train_steps=3000 "${common[@]}" "$@"
 # 8x8 digits at 20k parameters, each family in its own format; the control
 # moves the same pixels by the same permutation in every format.
 sweep --out "$runs/digits_grid" --configs "$(c digits_cnn digits_mlp)" \

@@ -18,7 +18,8 @@ import numpy as np
 from cnn_vs_rnn import fileio, sweep
 
 # (sweep directory, dataset label, prefix of its configs' names)
-SWEEPS = (('mnist1d', 'MNIST-1D', 'mnist1d_'), ('digits_grid', '8x8 digits', 'digits_'),
+SWEEPS = (('mnist1d', 'MNIST-1D', 'mnist1d_'), ('mnist1d_elman', 'MNIST-1D', 'mnist1d_'),
+          ('digits_grid', '8x8 digits', 'digits_'),
           ('digits_rows', '8x8 digits', 'digits_'), ('digits_pixels', '8x8 digits', 'digits_'))
 # Long-range sweeps: (directory, label, prefix, validation metric, mode, test metric,
 # the trivial baseline's value of the test metric).
