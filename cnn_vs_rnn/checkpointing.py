@@ -58,8 +58,7 @@ def owned_copy(tree):
   read into (jax's device_put aliases large numpy arrays; jax-ml/jax#37830).
   The train step donates the state: XLA would then reuse memory that numpy
   frees when the restored array goes. Copying once at restore time gives
-  the donated state buffers that XLA owns. (Suspected, not proven, cause of
-  rare SIGABRTs from a native thread in long test sessions.)
+  the donated state buffers that XLA owns.
   """
   return jax.tree.map(lambda x: jnp.copy(x) if isinstance(x, jax.Array) else x, tree)
 

@@ -6,13 +6,12 @@ its own data directory, so no two processes prepare one dataset at once.
 
 The suite reruns a test once if its worker process crashes (pyproject.toml:
 `--reruns 1 --only-rerun 'crashed while running'`); an ordinary failure is
-never rerun. Clean-clone CI runs of the single-process suite twice aborted
-(SIGABRT, from a native thread, not Python) inside an in-process evaluation
-(tests/test_configs.py), and once here in tests/test_train.py, each time in
-train.evaluate_per_seed. The suspected cause, state buffers restored from a
-checkpoint on CPU sharing host memory and then donated to the train step, is
-fixed in checkpointing.owned_copy; it is not proven. A crash that happens
-twice still fails the suite.
+never rerun. Clean-clone CI runs of the suite aborted three times (SIGABRT
+from a native thread, not Python), and once on the development machine, each
+time at the same line: the eager jnp.add that summed train.evaluate_per_seed's
+per-batch outputs on the 4 simulated devices. Those sums are now added on the
+host with numpy; the abort's cause inside XLA is not known. A crash that
+happens twice still fails the suite.
 """
 
 import os
