@@ -252,8 +252,8 @@ def replica_rngs(config):
 def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list[dict]:
   """Metric means over every example of `split` exactly once, one dict per replica."""
   # The sums are added on the host: an eager jnp.add of the step's replicated
-  # outputs, one per batch, was where three long test sessions on 4 simulated
-  # CPU devices aborted (SIGABRT from a native thread), and nowhere else.
+  # outputs, one per batch, is where every recorded native abort (SIGABRT) of
+  # the long test sessions on 4 simulated CPU devices happened.
   total = None
   for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
     sums = jax.device_get(p_eval_step(state, parallel.shard_batch(batch, mesh)))

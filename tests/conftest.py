@@ -6,12 +6,12 @@ its own data directory, so no two processes prepare one dataset at once.
 
 The suite reruns a test once if its worker process crashes (pyproject.toml:
 `--reruns 1 --only-rerun 'crashed while running'`); an ordinary failure is
-never rerun. Clean-clone CI runs of the suite aborted three times (SIGABRT
-from a native thread, not Python), and once on the development machine, each
-time at the same line: the eager jnp.add that summed train.evaluate_per_seed's
-per-batch outputs on the 4 simulated devices. Those sums are now added on the
-host with numpy; the abort's cause inside XLA is not known. A crash that
-happens twice still fails the suite.
+never rerun. Long sessions of the suite on 4 simulated CPU devices have
+aborted (SIGABRT from a native thread, not Python): twice in the project's CI
+and three times here. The three with a recorded stack all stopped at the same
+line, the eager jnp.add that summed train.evaluate_per_seed's per-batch
+outputs; those sums are now added on the host with numpy. The cause inside
+XLA is not known. A crash that happens twice still fails the suite.
 """
 
 import os
