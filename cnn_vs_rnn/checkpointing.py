@@ -28,7 +28,6 @@ import re
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -49,18 +48,6 @@ def state_checksum(state) -> str:
     digest.update(f'{leaf.dtype.str}{leaf.shape}'.encode('ascii'))
     digest.update(leaf.tobytes())
   return digest.hexdigest()
-
-
-def owned_copy(tree):
-  """Every array of `tree` copied into a buffer that XLA allocated.
-
-  On CPU a restored array may share its memory with the host buffer it was
-  read into (jax's device_put aliases large numpy arrays; jax-ml/jax#37830).
-  The train step donates the state: XLA would then reuse memory that numpy
-  frees when the restored array goes. Copying once at restore time gives
-  the donated state buffers that XLA owns.
-  """
-  return jax.tree.map(lambda x: jnp.copy(x) if isinstance(x, jax.Array) else x, tree)
 
 
 def check_restored(state, data_state: dict) -> None:
@@ -206,7 +193,7 @@ class Checkpointer:
     out = self._manager.restore(step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
     check_restored(out['state'], out['data'])
-    return owned_copy(out['state']), out['data']
+    return out['state'], out['data']
 
   def restore_latest(self, abstract_state, quarantine: bool = True, check_data=None):
     """(state, data_state, step) from the newest readable step, or None if none exist.

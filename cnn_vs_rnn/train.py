@@ -251,13 +251,11 @@ def replica_rngs(config):
 
 def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list[dict]:
   """Metric means over every example of `split` exactly once, one dict per replica."""
-  # The sums are added on the host: an eager jnp.add of the step's replicated
-  # outputs, one per batch, is where every recorded native abort (SIGABRT) of
-  # the long test sessions on 4 simulated CPU devices happened.
   total = None
   for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
-    sums = jax.device_get(p_eval_step(state, parallel.shard_batch(batch, mesh)))
-    total = sums if total is None else jax.tree.map(np.add, total, sums)
+    sums = p_eval_step(state, parallel.shard_batch(batch, mesh))
+    total = sums if total is None else jax.tree.map(jnp.add, total, sums)
+  total = jax.device_get(total)
   n = np.ndim(total['count'])  # 0: one replica; 1: a seed axis.
   if n == 0:
     return [tasks.means(task, total)]
