@@ -18,9 +18,10 @@ TINY = ['--set', 'num_train_steps=4', '--set', 'log_every_steps=2', '--set', 'ev
 
 
 def run_study(name, runs, *args, **env):
+  # One CPU device, as a study runs: no cross-device collective (see conftest.py).
   return subprocess.run(['bash', f'experiments/{name}/run.sh', str(runs), *args], cwd=REPO,
                         capture_output=True, text=True,
-                        env={**os.environ, 'PYTHON': sys.executable, **env})
+                        env={**os.environ, 'PYTHON': sys.executable, 'XLA_FLAGS': '', **env})
 
 
 def test_grids_vs_sequences_plans_every_sweep(tmp_path):
