@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from cnn_vs_rnn import fileio, sweep
+from cnn_vs_rnn import plot, sweep
 
 # (sweep directory, dataset label, prefix of its configs' names)
 SWEEPS = (('mnist1d', 'MNIST-1D', 'mnist1d_'), ('mnist1d_elman', 'MNIST-1D', 'mnist1d_'),
@@ -32,6 +32,29 @@ PUBLISHED = {('MNIST-1D', 'cnn'): '94% / ~56%', ('MNIST-1D', 'gru'): '91% / ~57%
              ('MNIST-1D', 'mlp'): '68% / 68%'}
 
 
+def sweep_points(runs: str, sub: str) -> list[dict]:
+  """The points of the sweep in RUNS/SUB ([] if it has not run)."""
+  path = os.path.join(runs, sub, 'results.json')
+  return plot.load_results(path)['points'] if os.path.exists(path) else []
+
+
+def selected(runs: str, sub: str, metric: str, mode: str) -> list[dict]:
+  """The sweep's points with the learning rate chosen on the validation `metric`."""
+  return sweep.select_on_validation(sweep_points(runs, sub), ('optim.learning_rate',),
+                                    metric, mode)
+
+
+def family_of(point: dict, prefix: str) -> str:
+  return plot.config_name(point).removeprefix(prefix)
+
+
+def pyplot():
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
+
+
 def view_of(point: dict) -> str:
   return sweep.unquote(point['grid'].get('data.view', "''"))
 
@@ -40,13 +63,9 @@ def rows_of(runs: str) -> list[dict]:
   """One row per (dataset, family, view): the validation-selected point's numbers."""
   rows = []
   for sub, dataset, prefix in SWEEPS:
-    path = os.path.join(runs, sub, 'results.json')
-    if not os.path.exists(path):
-      continue
-    points = fileio.read_json(path)['points']
-    for p in sweep.select_on_validation(points, ('optim.learning_rate',), 'val/accuracy', 'max'):
+    for p in selected(runs, sub, 'val/accuracy', 'max'):
       view = view_of(p)
-      family = os.path.splitext(os.path.basename(p['config']))[0].removeprefix(prefix)
+      family = family_of(p, prefix)
       test = p['metrics'].get('test/accuracy', {})
       rows.append({
           'dataset': dataset, 'family': family, 'view': view,
@@ -61,14 +80,9 @@ def rows_of(runs: str) -> list[dict]:
 def long_range_rows(runs: str) -> list[dict]:
   rows = []
   for sub, dataset, prefix, val, mode, test, baseline in LONG_RANGE:
-    path = os.path.join(runs, sub, 'results.json')
-    if not os.path.exists(path):
-      continue
-    points = fileio.read_json(path)['points']
-    for p in sweep.select_on_validation(points, ('optim.learning_rate',), val, mode):
+    for p in selected(runs, sub, val, mode):
       rows.append({
-          'dataset': dataset, 'family': os.path.splitext(os.path.basename(p['config']))[0]
-          .removeprefix(prefix), 'num_params': p['num_params'],
+          'dataset': dataset, 'family': family_of(p, prefix), 'num_params': p['num_params'],
           'receptive_field': p['receptive_field'], 'learning_rate':
           p['grid']['optim.learning_rate'], 'tried': p['tried'], 'metric': test,
           'validation': p['metrics'][val], 'test': p['metrics'].get(test, {}),
@@ -93,9 +107,7 @@ def long_range_table(rows: list[dict], dataset: str) -> str:
 
 
 def long_range_figure(rows: list[dict], out: str) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = pyplot()
   datasets = list(dict.fromkeys(r['dataset'] for r in rows if r['test']))
   fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4.0), squeeze=False)
   for ax, dataset in zip(axes[0], datasets):
@@ -143,9 +155,7 @@ def table(rows: list[dict], dataset: str) -> str:
 
 def figure(rows: list[dict], out: str) -> None:
   datasets = list(dict.fromkeys(r['dataset'] for r in rows))
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  plt = pyplot()
   fig, axes = plt.subplots(1, len(datasets), figsize=(6.0 * len(datasets), 4.2), squeeze=False)
   for ax, dataset in zip(axes[0], datasets):
     here = [r for r in rows if r['dataset'] == dataset and r['test_accuracy']]
@@ -192,9 +202,7 @@ def main() -> None:
   if any(r['test'] for r in long_rows):
     long_range_figure(long_rows, out)
   subs = [s[0] for s in SWEEPS] + [s[0] for s in LONG_RANGE]
-  total = sum(p['wall_s'] or 0.0 for sub in subs
-              if os.path.exists(os.path.join(args.runs, sub, 'results.json'))
-              for p in fileio.read_json(os.path.join(args.runs, sub, 'results.json'))['points'])
+  total = sum(p['wall_s'] or 0.0 for sub in subs for p in sweep_points(args.runs, sub))
   print(f'\nwall time of every run (all learning rates): {total:.0f} s')
 
 
