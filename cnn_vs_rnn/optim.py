@@ -26,6 +26,10 @@ OPTIMIZERS = {
     'adam': lambda lr, c: optax.adam(lr, b1=c.b1, b2=c.b2),
     'adamw': lambda lr, c: optax.adamw(lr, b1=c.b1, b2=c.b2, weight_decay=c.weight_decay),
     'sgd': lambda lr, c: optax.sgd(lr, momentum=c.momentum or None),
+    # PyTorch's RMSprop defaults (alpha 0.99, eps outside the square root), as
+    # the TCN paper's copy-memory runs used it.
+    'rmsprop': lambda lr, c: optax.rmsprop(lr, decay=0.99, eps=1e-8, eps_in_sqrt=False,
+                                           momentum=c.momentum or None),
 }
 
 
