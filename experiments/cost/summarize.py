@@ -104,8 +104,9 @@ def summarize(settings: dict, rows: list[dict]) -> dict:
     entry['depth_formula'] = next((r.get('depth_formula') for r in rows
                                    if r.get('family') == family and r.get('depth_formula')), None)
     out['families'][family] = entry
-  out['torch'] = next((r.get('reason') for r in rows if r.get('status') == 'unavailable'),
-                      settings.get('torch'))
+  torch_ran = any(r.get('framework') == 'torch' and r.get('status') == 'ok' for r in rows)
+  out['torch'] = settings.get('torch') if torch_ran else next(
+      (r.get('reason') for r in rows if r.get('status') == 'unavailable'), settings.get('torch'))
   return out
 
 
