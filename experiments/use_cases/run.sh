@@ -7,17 +7,16 @@
 # unfinished ones resume. Forecasting is not run here: summarize.py carries it
 # over from experiments/config_results (and the sunspots configs' docstrings).
 #
-# Sections (PART=NAME runs one; each writes RUNS/NAME/), with their cost:
-#   video         3 configs x 2 lrs, 1500 steps, 25k params, 8x24x24 clips.
-#                 1 core of this CPU: ~0.18 s/step (ConvLSTM), ~0.1 (3D CNN),
-#                 ~0.05 (CNN+LSTM), times 3 seeds: ~2.5 h. GPU only.
+# Sections (PART=NAME runs one; each writes RUNS/NAME/), with their cost. CPU:
+# one core of the 2-core CPU under load, estimated from 30-step runs (README, "Cost").
+#   video         3 configs x 2 lrs, 1500 steps, 25k params, 8x24x24 clips. CPU ~2.5 h.
 #   translation   3 configs x 2 lrs, 1500 steps, 100k params, dates (17 -> 18 tokens);
-#                 also attention.png. CPU ~1.5 h. GPU only.
-#   segmentation  2 configs x 2 lrs, 500 steps, 20k params, 32x32 shapes;
-#                 also masks.png. CPU ~25 min.
+#                 then attention.png into RUNS/translation/. CPU ~1.2 h.
+#   segmentation  2 configs x 2 lrs, 500 steps, 20k params, 32x32 shapes; then
+#                 masks.png into RUNS/segmentation/. CPU ~14 min.
 #   keywords      3 configs x 2 lrs, 2000 steps, 40k params, 'hard' keywords
-#                 (98 x 40 log-mel). CPU ~3 h. GPU only.
-# (CPU figures: measured at a tiny size on one core, see README "Cost".)
+#                 (98 x 40 log-mel). CPU ~1.6 h.
+# None is cheap enough for this CPU: all four are meant for a GPU, one stream each.
 #
 # Usage (from the repository root):
 #   bash experiments/use_cases/run.sh [RUNS_DIR] [SWEEP ARGS...]
