@@ -107,6 +107,9 @@ def test_verdict_counts_a_tie_within_one_std():
   low = summarize.verdict([row('a', 'CNN', 0.3, 0.05), row('b', 'RNN', 0.2, 0.01)],
                           'm', 'min', 'RNN')
   assert low['best'] == 'b' and low['agreement'] == 'agrees'  # Lower is better here.
+  same = summarize.verdict([row('a', 'RNN', 0.90, 0.01), row('b', 'RNN', 0.895, 0.01),
+                            row('c', 'CNN', 0.80, 0.01)], 'm', 'max', 'RNN')
+  assert same['tied_with'] == ['b'] and same['agreement'] == 'agrees'  # A tie on one side.
   assert summarize.verdict([], 'm', 'max', 'RNN') is None
 
 

@@ -159,7 +159,8 @@ def verdict(rows: list[dict], metric: str, mode: str, predicted: str) -> dict | 
   """Which side measured best on `metric`, and whether the seed's pick agrees.
 
   The best family is the one with the best test mean; a family whose mean is
-  within the larger of the two seed stds of it counts as tied with it.
+  within the larger of the two seed stds of it counts as tied with it. A tie
+  with a family of the same side does not change the verdict.
   """
   scored = [r for r in rows if metric in r['test']]
   if not scored:
@@ -172,7 +173,7 @@ def verdict(rows: list[dict], metric: str, mode: str, predicted: str) -> dict | 
   tied = [r for r in scored if r is not best and abs(r['test'][metric]['mean'] - b['mean'])
           <= max(b['std'] or 0.0, r['test'][metric]['std'] or 0.0)]
   sides = {best['side']} | {r['side'] for r in tied}
-  if best['side'] == predicted and not tied:
+  if best['side'] == predicted and sides == {predicted}:
     agreement = 'agrees'
   elif predicted in sides:
     agreement = 'agrees (tied within one std)'
