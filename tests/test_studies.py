@@ -56,3 +56,84 @@ def test_grids_vs_sequences_pipeline_at_a_tiny_size(tmp_path, mnist1d):
   for png in ('accuracy.png', 'long_range.png'):
     with open(out / png, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def recurrence_context_summarize():
+  """experiments/recurrence_context/summarize.py as a module (it is a script)."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  path = os.path.join(REPO, 'experiments', 'recurrence_context', 'summarize.py')
+  spec = importlib.util.spec_from_file_location('recurrence_context_summarize', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_recurrence_context_plans_every_sweep(tmp_path):
+  result = run_study('recurrence_context', tmp_path / 'runs', '--dry-run',
+                     STUDY_OUT=str(tmp_path / 'out'))
+  assert result.returncode == 0, result.stderr[-2000:]
+  counts = [l for l in result.stdout.splitlines() if l.endswith(' runs')]
+  # 4 character LMs, 4 families x 5 delays of copy memory at 2000 steps, 3 recurrences x
+  # 4 delays at 8000: one run (3 replicas) each.
+  assert [int(l.split()[-2]) for l in counts] == [1] * 36
+  assert result.stdout.count('--config.data.seq_len=200') == 4
+  assert result.stdout.count('--config.model.param_budget=100000') == 4
+  assert result.stdout.count('--config.num_train_steps=2000') == 20
+  assert result.stdout.count('--config.num_train_steps=8000') == 12
+  assert result.stdout.count("'--config.model.channels=(128,128,128,128)'") == 1
+
+
+def test_recurrence_context_hidden_states_are_what_the_head_reads():
+  import jax  # pylint: disable=g-import-not-at-top
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from cnn_vs_rnn import models  # pylint: disable=g-import-not-at-top
+  from cnn_vs_rnn.data import DataSpec  # pylint: disable=g-import-not-at-top
+  summarize = recurrence_context_summarize()
+  spec = DataSpec(input_shape=(12,), task='language_model', num_outputs=256, per_step=True,
+                  vocab_size=256)
+  tokens = np.frombuffer(summarize.SENTENCE.encode(), np.uint8).astype(np.int32)
+  for fields in (dict(name='lstm', hidden_size=6, num_layers=2), dict(name='elman', hidden_size=5),
+                 dict(name='tcn', channels=(4, 5), kernel_size=3, dropout=0.1)):
+    model = models.build(ml_collections.ConfigDict(dict(embed_dim=8, **fields)), spec)
+    variables = model.init(jax.random.key(0), tokens[None, :12])
+    h = summarize.hidden_states(model, variables, tokens)
+    width = fields.get('hidden_size') or fields['channels'][-1]
+    assert h.shape == (len(tokens), width)
+    head = variables['params']['backbone']['head']['out']
+    logits = np.asarray(model.apply(variables, tokens[None], train=False))[0]
+    np.testing.assert_allclose(h @ np.asarray(head['kernel']) + np.asarray(head['bias']),
+                               logits, rtol=1e-4, atol=1e-4)
+    proj, ratio = summarize.pca(h)
+    assert proj.shape == (len(tokens), 2) and 0 < ratio[1] <= ratio[0] <= 1
+  assert summarize.context(np.array([1.0, 0.5, 0.02, 0.0, 0.005]), 1e-2) == 3
+  assert summarize.context(np.array([1.0, 0.5, 0.02, 0.0, 0.005]), 1e-3) == 5
+
+
+def test_recurrence_context_pipeline_at_a_tiny_size(tmp_path):
+  out = tmp_path / 'out'
+  result = run_study('recurrence_context', tmp_path / 'runs', *TINY, FAMILIES='elman',
+                     DELAYS='10', LONG_FAMILIES='elman', LONG_DELAYS='10', LM_BUDGET='20000', SUMMARY_ARGS='--batch-size 2',
+                     STUDY_OUT=str(out))
+  assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+  with open(out / 'results.json') as f:
+    results = json.load(f)
+  (lm,) = results['charlm']
+  assert lm['family'] == 'elman' and abs(lm['num_params'] - 20000) <= 1000
+  assert lm['seeds'] == [0, 1, 2] and len(lm['test_bits_per_char']['per_seed']) == 3
+  for which in ('init', 'trained'):
+    s = lm['sensitivity'][which]
+    assert len(s['per_seed']) == 3 and len(s['normalised_mean']) == 128
+    assert 1 <= s['context_0.001']['mean'] <= 128
+    assert s['context_0.01']['mean'] <= s['context_0.001']['mean']
+  t = lm['trajectory']
+  assert len(t['pcs']) == len(results['sentence']) == 44
+  for section in ('copy_memory', 'copy_memory_long'):  # 4 steps each here (TINY).
+    (copy,) = results[section]
+    assert copy['family'] == 'elman' and copy['delay'] == 10 and copy['steps'] == 4
+    assert len(copy['recall_accuracy']['per_seed']) == 3
+    assert 0 <= copy['recall_accuracy']['mean'] <= 1
+  assert '| elman |' in result.stdout and 'T = 10' in result.stdout
+  for png in ('trajectory.png', 'sensitivity.png', 'copy_memory.png'):
+    with open(out / png, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
