@@ -6,11 +6,11 @@
 # Usage (from the repository root):
 #   bash experiments/cnns_for_sequences/run.sh [RUNS_DIR] [SWEEP ARGS...]
 # Sections (PART=<name> runs one; default: all), runs of 3 seeds each:
-#   adding200  adding T=200, 4 families x 2 lrs (8 runs)     GPU-sized
-#   adding400  adding T=400, 4 families x 2 lrs (8 runs)     GPU-sized
+#   adding200  adding T=200, 4 families x 2 lrs (8 runs)     CPU: about 25 min
+#   adding400  adding T=400, 3 recurrences at their T=200 lr  CPU: about 15 min
 #   copy100    copy memory T=100, 4 x 2 (8 runs)             GPU-sized
 #   copy200    copy memory T=200, 4 x 2 (8 runs)             GPU-sized
-#   rf         adding T=400, TCNs of 3..7 levels x 2 lrs (10)   GPU-sized
+#   rf         adding T=400, TCNs of 3..6 levels (4 runs)     CPU: about 15 min
 #   charlm     character LM, 4 x 2 (8 runs)                   GPU-sized
 #   keywords   hard keywords, 4 x 2 (8 runs)                  GPU-sized
 #   forecast   Mackey-Glass, 4 x 2 (8 runs)                   GPU-sized
@@ -30,7 +30,7 @@ here=experiments/cnns_for_sequences
 part=${PART:-all}
 lrs=(--grid "optim.learning_rate=${LRS:-1e-3,3e-3}")
 budget=(--set model.param_budget=20000)
-every=(--set log_every_steps=100 --set eval_every_steps=500 --set checkpoint_every_steps=500)
+every=(--set log_every_steps=50 --set eval_every_steps=250 --set checkpoint_every_steps=250)
 status=0
 sweep() {  # Goes on after a failed run (exit 1); stops on bad input or a signal.
   local s=0 prev=
@@ -44,27 +44,43 @@ c() {  # Config paths, comma-separated (those matching $ONLY, if set).
   echo "${out%,}"
 }
 want() { [[ $part == all || $part == "$1" ]]; }
+lr_list=${LRS:-1e-3,3e-3}
+chosen_lr() {  # The lr the adding T=200 sweep chose for config $1 on validation.
+  local lr
+  lr=$("$python" "$here/summarize.py" "$runs" --chosen-lr "adding200:$1" 2>/dev/null) || lr=
+  echo "${lr:-${lr_list%%,*}}"
+}
 tcn_levels() {  # Channels of an L-level TCN (24 each; param_budget rescales them).
   local t=() i
   for ((i = 0; i < $1; i++)); do t+=(24); done
   (IFS=,; echo "(${t[*]})")
 }
 
-# The adding problem (MSE at the last step; predicting 1 gives 1/6): 2000 steps
-# of batch 64. The TCN has 5 levels of kernel 7 at T=200 (receptive field 373)
-# and 6 at T=400 (757), so it sees every step: its own sweep (adding${T}_tcn),
-# since those channels apply to it alone.
-for T in 200 400; do
-  want "adding$T" || continue
-  levels=$([ "$T" = 200 ] && echo 5 || echo 6)
-  sweep --out "$runs/adding$T" --configs "$(c adding_lstm adding_gru adding_lru)" "${lrs[@]}" \
-    --set data.seq_len=$T --set num_train_steps=2000 "${budget[@]}" "${every[@]}" --seeds 3 \
-    --metric val/mse,test/mse "$@"
-  sweep --out "$runs/adding${T}_tcn" --configs "$(c adding_tcn)" "${lrs[@]}" \
-    --set "model.channels=$(tcn_levels "$levels")" \
-    --set data.seq_len=$T --set num_train_steps=2000 "${budget[@]}" "${every[@]}" --seeds 3 \
-    --metric val/mse,test/mse "$@"
-done
+# The adding problem (MSE at the last step; predicting 1 gives 1/6): 1000 steps
+# of batch 64 for every family (what the 2-core CPU affords; Bai et al. train
+# for 10 epochs of 50,000, 15,625 steps of batch 32). At T=200 every family gets both learning rates; the TCN has 5
+# levels of kernel 7 (receptive field 373).
+if want adding200; then  # One sweep directory per family, so families can run side by side.
+  for f in lstm gru lru tcn; do
+    [[ -z ${ONLY:-} || adding_$f =~ ${ONLY:-} ]] || continue
+    sweep --out "$runs/adding200_$f" --configs "configs/adding_$f.py" "${lrs[@]}" \
+      --set data.seq_len=200 --set num_train_steps=1000 "${budget[@]}" "${every[@]}" --seeds 3 \
+      --metric val/mse,test/mse "$@"
+  done
+fi
+# At T=400 each family trains once, at the learning rate its T=200 sweep chose
+# on validation (the first of LRS before that sweep has run): the recurrences
+# here, the TCN in the receptive-field sweep (its 6-level net, receptive field
+# 757, is the TCN row of T=400).
+if want adding400; then
+  for f in lstm gru lru; do
+    [[ -z ${ONLY:-} || adding_$f =~ ${ONLY:-} ]] || continue
+    sweep --out "$runs/adding400_$f" --configs "configs/adding_$f.py" \
+      --set "optim.learning_rate=$(chosen_lr adding_$f)" \
+      --set data.seq_len=400 --set num_train_steps=1000 "${budget[@]}" "${every[@]}" --seeds 3 \
+      --metric val/mse,test/mse "$@"
+  done
+fi
 # Copy memory (cross-entropy over all T+20 steps; a memoryless model that knows
 # the format gets 10 ln 8 / (T + 20)): 2000 steps of batch 32. The TCN has 8
 # levels of kernel 8 (receptive field 3,571).
@@ -74,15 +90,16 @@ for T in 100 200; do
     --set data.seq_len=$T --set num_train_steps=2000 "${budget[@]}" "${every[@]}" --seeds 3 \
     --metric val/loss,test/loss,test/accuracy "$@"
 done
-# Receptive field against sequence length: adding T=400 with TCNs of 3..7
-# levels (receptive fields 85, 181, 373, 757, 1525), each at 20k parameters
-# with its own learning rate chosen on validation.
+# Receptive field against sequence length: adding T=400 with TCNs of 3..6
+# levels (receptive fields 85, 181, 373, 757), each at 20k parameters
+# and the learning rate the TCN's T=200 sweep chose.
 if want rf; then
   zip=()
-  for L in ${LEVELS:-3 4 5 6 7}; do zip+=("$(tcn_levels "$L")"); done
-  sweep --out "$runs/rf" --configs "$(c adding_tcn)" "${lrs[@]}" \
+  for L in ${LEVELS:-3 4 5 6}; do zip+=("$(tcn_levels "$L")"); done
+  sweep --out "$runs/rf" --configs "$(c adding_tcn)" \
+    --set "optim.learning_rate=$(chosen_lr adding_tcn)" \
     --zip "model.channels=$(IFS=,; echo "${zip[*]}")" \
-    --set data.seq_len=400 --set num_train_steps=2000 "${budget[@]}" "${every[@]}" --seeds 3 \
+    --set data.seq_len=400 --set num_train_steps=1000 "${budget[@]}" "${every[@]}" --seeds 3 \
     --metric val/mse,test/mse "$@"
 fi
 # Character language model on the offline corpus (bits per character from the

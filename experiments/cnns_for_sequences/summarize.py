@@ -25,6 +25,7 @@ from cnn_vs_rnn import plot, sweep
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GVS = os.path.join(HERE, '..', 'grids_vs_sequences', 'results.json')
+CONTEXT = os.path.join(HERE, '..', 'recurrence_context', 'results.json')
 FAMILIES = ('tcn', 'lstm', 'gru', 'lru')
 # (sweep directory, task label, config prefix, validation metric, mode, test metric,
 #  what the number is, how to show it)
@@ -62,10 +63,46 @@ def sweep_points(runs: str, sub: str) -> list[dict]:
   return plot.load_results(path)['points'] if os.path.exists(path) else []
 
 
+def lr_of(point: dict) -> str | None:
+  """The point's learning rate: a grid value, or an override of the whole sweep."""
+  return point['grid'].get('optim.learning_rate', point.get('overrides', {}).get(
+      'optim.learning_rate'))
+
+
+def levels_of(point: dict) -> int | None:
+  channels = point['grid'].get('model.channels')
+  return len(sweep.split_values(channels.strip('()'))) if channels else None
+
+
+def task_points(runs: str, sub: str) -> list[dict]:
+  """The points of RUNS/SUB and of RUNS/SUB_* (one sweep per family where lrs differ).
+
+  Adding at T=400 also takes the receptive-field sweep's 6-level TCN (receptive
+  field 757 >= 400) as its TCN.
+  """
+  points = sweep_points(runs, sub)
+  if os.path.isdir(runs):
+    for d in sorted(os.listdir(runs)):
+      if d.startswith(f'{sub}_'):
+        points += sweep_points(runs, d)
+  if sub == 'adding400':
+    points += [p for p in sweep_points(runs, 'rf') if levels_of(p) == 6]
+  return points
+
+
 def selected(runs: str, sub: str, metric: str, mode: str) -> list[dict]:
-  """The points of RUNS/SUB (and RUNS/SUB_tcn) with the lr chosen on validation."""
-  points = sweep_points(runs, sub) + sweep_points(runs, f'{sub}_tcn')
-  return sweep.select_on_validation(points, ('optim.learning_rate',), metric, mode)
+  """The task's points with the lr chosen on validation (per config and grid point)."""
+  return sweep.select_on_validation(task_points(runs, sub), ('optim.learning_rate',),
+                                    metric, mode)
+
+
+def chosen_lr(runs: str, sub: str, config: str) -> str | None:
+  """The learning rate the sweep RUNS/SUB chose on validation for `config` (a name)."""
+  task = next(t for t in TASKS if t[0] == sub)
+  for p in selected(runs, sub, task[3], task[4]):
+    if plot.config_name(p) == config:
+      return lr_of(p)
+  return None
 
 
 def to_bits(stats: dict) -> dict:
@@ -89,9 +126,9 @@ def task_rows(runs: str) -> list[dict]:
       rows.append({
           'task': sub, 'label': label, 'family': plot.config_name(p).removeprefix(prefix),
           'num_params': p['num_params'], 'receptive_field': p.get('receptive_field'),
-          'learning_rate': p['grid']['optim.learning_rate'], 'tried': p['tried'],
+          'learning_rate': lr_of(p), 'tried': p['tried'],
           'metric': test, 'unit': unit, 'style': style,
-          'validation': p['metrics'][val],
+          'validation': p['metrics'][val], 'source': 'this study',
           'test': to_bits(stats) if style == 'bpc' and stats else stats,
           'test_accuracy': p['metrics'].get('test/accuracy') if sub.startswith('copy') else None,
           'seeds': p['seeds'], 'steps': p['step'], 'wall_s': p['wall_s']})
@@ -121,6 +158,42 @@ def carried_rows(path: str = GVS) -> list[dict]:
                  'validation': r['val_accuracy'], 'test': r['test_accuracy'],
                  'seeds': r['seeds'], 'steps': r['steps'], 'wall_s': r['wall_s'],
                  'source': 'experiments/grids_vs_sequences'})
+  return rows
+
+
+def context_rows(path: str = CONTEXT) -> list[dict]:
+  """Copy memory (T=100, 200) and the character LM of the recurrence-context study.
+
+  That study trained LSTM, GRU and TCN (and Elman) at one learning rate each
+  (3e-3 for copy; the configs' own for the LM), 3 seeds, on an H200; its
+  copy-memory runs are at 16k parameters and 2,000 steps, its LMs at 100k
+  parameters and 3,000 steps. The LRU was not trained there.
+  """
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    context = json.load(f)
+  rows = []
+  for r in context.get('copy_memory', []):
+    if r['delay'] in (100, 200) and r['family'] in FAMILIES:
+      rows.append({'task': f"copy{r['delay']}", 'label': f"copy memory, T={r['delay']}",
+                   'family': r['family'], 'num_params': r['num_params'],
+                   'receptive_field': r.get('receptive_field'), 'learning_rate': '3e-3',
+                   'tried': [], 'metric': 'test/loss', 'unit': 'CE', 'style': 'sci',
+                   'validation': None, 'test': r['test_loss'],
+                   'recall_accuracy': r['recall_accuracy'], 'seeds': r['seeds'],
+                   'steps': r['steps'], 'wall_s': r.get('wall_s'),
+                   'source': 'experiments/recurrence_context (H200)'})
+  for r in context.get('charlm', []):
+    if r['family'] in FAMILIES:
+      rows.append({'task': 'charlm', 'label': 'character LM (offline corpus)',
+                   'family': r['family'], 'num_params': r['num_params'],
+                   'receptive_field': r.get('receptive_field'),
+                   'learning_rate': r['learning_rate'], 'tried': [], 'metric': 'test/loss',
+                   'unit': 'bits/char', 'style': 'bpc', 'validation': r['val_bits_per_char'],
+                   'test': r['test_bits_per_char'], 'seeds': r['seeds'],
+                   'steps': r['selected_step'], 'wall_s': r.get('wall_s'),
+                   'source': 'experiments/recurrence_context (H200)'})
   return rows
 
 
@@ -181,7 +254,8 @@ def detail_table(rows: list[dict]) -> str:
   lines = ['| task | family | params | receptive field | lr (tried) | validation | test | '
            'per seed (test) |', '|---|---|---|---|---|---|---|---|']
   for r in rows:
-    tried = ', '.join(str(t['optim.learning_rate']) for t in r['tried'])
+    tried = ', '.join(str(t['optim.learning_rate']) for t in r['tried']
+                      if t.get('optim.learning_rate')) or 'one lr'
     seeds = ', '.join(f'{v:.3g}' for v in r['test'].get('per_seed', [])) if r['test'] else ''
     rf = r.get('receptive_field') or ('–' if r['family'] != 'tcn' else '?')
     lines.append(f"| {r['task']} | {r['family']} | {r['num_params']:,} | {rf} | "
@@ -195,9 +269,9 @@ def rf_rows(runs: str) -> list[dict]:
   rows = []
   for p in selected(runs, 'rf', 'val/mse', 'min'):
     rf = p.get('receptive_field')
-    rows.append({'levels': len(sweep.split_values(p['grid']['model.channels'].strip('()'))),
+    rows.append({'levels': levels_of(p),
                  'receptive_field': rf, 'rf_over_T': rf / 400 if rf else None,
-                 'num_params': p['num_params'], 'learning_rate': p['grid']['optim.learning_rate'],
+                 'num_params': p['num_params'], 'learning_rate': lr_of(p),
                  'validation': p['metrics']['val/mse'], 'test': p['metrics'].get('test/mse', {}),
                  'seeds': p['seeds'], 'wall_s': p['wall_s']})
   return sorted(rows, key=lambda r: r['receptive_field'] or 0)
@@ -286,10 +360,22 @@ def main() -> None:
                       '(default: RUNS_DIR)')
   parser.add_argument('--no-baselines', action='store_true',
                       help='skip the forecasting baselines (they load both datasets)')
+  parser.add_argument('--chosen-lr', metavar='SWEEP:CONFIG', default=None,
+                      help='print the learning rate SWEEP chose on validation for CONFIG '
+                      '(run.sh uses it); exit 1 if that sweep has no result for it')
   args = parser.parse_args()
+  if args.chosen_lr:
+    sub, config = args.chosen_lr.split(':', 1)
+    lr = chosen_lr(args.runs, sub, config)
+    if lr is None:
+      raise SystemExit(1)
+    print(lr)
+    return
   out = args.out or args.runs
   os.makedirs(out, exist_ok=True)
-  rows = task_rows(args.runs) + carried_rows()
+  rows = task_rows(args.runs)
+  have = {r['task'] for r in rows}
+  rows += [r for r in carried_rows() + context_rows() if r['task'] not in have]
   rf = rf_rows(args.runs)
   have = {r['task'] for r in rows}
   baselines = ({} if args.no_baselines else
