@@ -40,7 +40,7 @@ def test_plans_every_sweep(tmp_path):
 def test_one_part_and_a_bad_part(tmp_path):
   result = run_study('spatial_hierarchies', tmp_path / 'runs', '--dry-run', PART='deep')
   assert result.returncode == 0, result.stderr[-2000:]
-  assert [l for l in result.stdout.splitlines() if l.endswith(' runs')] == ['4 runs']
+  assert [int(l.split()[0]) for l in result.stdout.splitlines() if l.endswith(' runs')] == [4]
   assert 'mnist5k_vgg' in result.stdout and 'mnist5k_mlp' not in result.stdout
   bad = run_study('spatial_hierarchies', tmp_path / 'runs', PART='nope')
   assert bad.returncode == 2 and 'unknown PART=nope' in bad.stderr
@@ -50,7 +50,8 @@ def test_pipeline_at_a_tiny_size(tmp_path):
   out = tmp_path / 'out'
   result = run_study('spatial_hierarchies', tmp_path / 'runs', *TINY,
                      ONLY='cnn2d_gap|lstm_rows', LRS='1e-2,3e-2', STUDY_OUT=str(out),
-                     PROBE_ARGS='--probe_steps 3 --probe_examples 100 --rf_examples 4 --shift_examples 100')
+                     PROBE_ARGS=('--probe_steps 3 --probe_examples 100 --rf_examples 4 '
+                                 '--shift_examples 100'))
   assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
   with open(out / 'results.json') as f:
     results = json.load(f)
@@ -63,7 +64,9 @@ def test_pipeline_at_a_tiny_size(tmp_path):
   assert {(r['layer'], r['kind']) for r in cnn} == {
       (f'block{b}_conv0', k) for b in range(3) for k in ('grid', 'global')}
   assert all(len(r['test']['per_seed']) == 3 for r in cnn)
-  assert {r['dim'] for r in cnn if r['kind'] == 'grid'} == {49 * 16, 49 * 32, 9 * 64}
+  # Convolutions at 28x28, 14x14 and 7x7 (before their pooling): grids of 7x7 per channel.
+  dims = {(r['layer'], r['kind']): r['dim'] for r in cnn}
+  assert all(dims[(l, 'grid')] == 49 * dims[(l, 'global')] for l, _ in dims)
   lstm = [r for r in results['probes'] if r['model'] == 'lstm_rows']
   assert sorted(int(r['kind'][3:]) for r in lstm) == list(range(28))
   assert {r['kind'] for r in results['probes'] if r['model'] == 'input'} == {
@@ -88,6 +91,12 @@ def test_shift_moves_pixels_and_fills_the_border():
   up = analyze.shift_images(x, -1, 0, 0.0)
   np.testing.assert_array_equal(up[:, :3], x[:, 1:])
   np.testing.assert_array_equal(analyze.shift_images(x, 0, 0, 0.0), x)
+
+
+def test_spread_covers_the_split():
+  np.testing.assert_array_equal(analyze.spread(10, 0), np.arange(10))
+  np.testing.assert_array_equal(analyze.spread(10, 3), [0, 4, 9])  # Not just the first class.
+  np.testing.assert_array_equal(analyze.spread(3, 5), np.arange(3))
 
 
 def test_grid_pool_averages_windows():

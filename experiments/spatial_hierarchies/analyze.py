@@ -20,7 +20,8 @@ and every replica (seed), at the step validation selected (best_checkpoint):
   averaged over the four directions, and consistency (the share of test
   images whose predicted class is that of the unshifted image).
 - receptive fields (2D CNNs): analytic, measured (where the input gradient of
-  the centre unit is non-zero; cnn_vs_rnn.diagnostics.receptive_field) and
+  the centre unit, over --rf_examples test digits, is non-zero;
+  cnn_vs_rnn.diagnostics.receptive_field) and
   effective (the central interval that holds 95% of that gradient's mass,
   along rows and along columns, averaged; Luo et al. 2016).
 
@@ -254,12 +255,15 @@ def translation(predict, inputs, targets, fill: float, shifts=SHIFTS) -> dict:
   return {'shifts': list(shifts), 'accuracy': acc, 'consistency': cons}
 
 
-def predictor(model, variables, batch_size: int = 500):
+def predictor(model, batch_size: int = 500):
+  """(variables) -> (inputs -> predicted classes), one compiled program for every replica."""
   apply = jax.jit(lambda v, x: jnp.argmax(model.apply(v, x, train=False), axis=-1))
-  def predict(x):
-    return np.concatenate([np.asarray(apply(variables, jnp.asarray(x[i:i + batch_size])))
-                           for i in range(0, len(x), batch_size)])
-  return predict
+  def bind(variables):
+    def predict(x):
+      return np.concatenate([np.asarray(apply(variables, jnp.asarray(x[i:i + batch_size])))
+                             for i in range(0, len(x), batch_size)])
+    return predict
+  return bind
 
 
 # ---------------------------------------------------------------------------
@@ -292,8 +296,8 @@ def effective_extent(footprint_HxW, mass: float = MASS) -> float:
   widths = []
   for marginal in (g.sum(axis=1), g.sum(axis=0)):
     cdf = np.cumsum(marginal) / marginal.sum()
-    lo = int(np.searchsorted(cdf, (1 - mass) / 2))
-    hi = int(np.searchsorted(cdf, 1 - (1 - mass) / 2))
+    lo = int(np.searchsorted(cdf, (1 - mass) / 2, side='right'))  # first row past the tail
+    hi = int(np.searchsorted(cdf, 1 - (1 - mass) / 2 - 1e-12))
     widths.append(hi - lo + 1)
   return float(np.mean(widths))
 
@@ -320,6 +324,14 @@ def receptive_fields(model, variables, batch: dict) -> list[dict] | None:
 # One workdir.
 
 
+def spread(total: int, n: int) -> np.ndarray:
+  """n indices evenly spread over range(total) (all of them for n = 0 or n >= total):
+  the splits keep the source's order, which is sorted by class."""
+  if not n or n >= total:
+    return np.arange(total)
+  return np.linspace(0, total - 1, n).round().astype(int)
+
+
 def splits_of(run) -> dict:
   return {name: take(run.dataset.split(name), np.arange(len(run.dataset.split(name)['targets'])))
           for name in ('train', 'validation', 'test')}
@@ -332,13 +344,12 @@ def replica_variables(run, state, k: int) -> dict:
   return {'params': params, **model_state}
 
 
-def analyze_replica(run, variables, data: dict, options: dict) -> dict:
+def analyze_replica(run, variables, data: dict, options: dict, compiled=None) -> dict:
+  """Probes, translation and receptive fields of one replica; `compiled`: compiled_fns(model)."""
   model = run.model
-  layers = layers_of(model)
-  fn = capture_fn(model, layers)
-  n = options['probe_examples']
-  sub = {s: {k: v[:n] if s == 'train' and n else v for k, v in d.items()}
-         for s, d in data.items()}
+  layers, fn, predict = compiled or compiled_fns(model)
+  keep = spread(len(data['train']['targets']), options['probe_examples'])
+  sub = {s: {k: v[keep] if s == 'train' else v for k, v in d.items()} for s, d in data.items()}
   feats = {s: features(fn, variables, sub[s]['inputs']) for s in sub}
   ys = {s: jnp.asarray(sub[s]['targets']) for s in sub}
   probes = []
@@ -349,12 +360,18 @@ def analyze_replica(run, variables, data: dict, options: dict) -> dict:
                             options['probe_steps'])
       probes.append({'layer': layer['name'], 'depth': layer['depth'], 'kind': kind, **result})
   fill = float(np.min(data['train']['inputs']))
-  m = options['shift_examples'] or None
-  shifted = translation(predictor(model, variables), data['test']['inputs'][:m],
-                        data['test']['targets'][:m], fill)
-  rf_batch = {'inputs': data['test']['inputs'][:options['rf_examples']]}
+  test = data['test']
+  shown = spread(len(test['targets']), options['shift_examples'])
+  shifted = translation(predict(variables), test['inputs'][shown], test['targets'][shown], fill)
+  rf_batch = {'inputs': test['inputs'][spread(len(test['targets']), options['rf_examples'])]}
   return {'probes': probes, 'translation': shifted,
           'receptive_fields': receptive_fields(model, variables, rf_batch)}
+
+
+def compiled_fns(model) -> tuple:
+  """(probed layers, their capture function, predictor): jitted once per model."""
+  layers = layers_of(model)
+  return layers, capture_fn(model, layers), predictor(model)
 
 
 def analyze_workdir(workdir: str, options: dict, loaded=None) -> dict:
@@ -367,7 +384,8 @@ def analyze_workdir(workdir: str, options: dict, loaded=None) -> dict:
       return cached
   run, state, step = loaded or load_workdir(workdir, best=True)
   data = splits_of(run)
-  replicas = [analyze_replica(run, replica_variables(run, state, k), data, options)
+  compiled = compiled_fns(run.model)
+  replicas = [analyze_replica(run, replica_variables(run, state, k), data, options, compiled)
               for k in range(run.num_seeds)]
   result = {'options': options, 'step': int(step), 'seeds': train.seeds_of(run.config),
             'replicas': replicas}
@@ -378,11 +396,10 @@ def analyze_workdir(workdir: str, options: dict, loaded=None) -> dict:
 
 def input_probes(data: dict, num_classes: int, options: dict) -> list[dict]:
   """Probes on the pixels themselves (depth 0): all 784, the 7x7 grid, the global mean."""
-  n = options['probe_examples']
-  xs = {s: jnp.asarray(d['inputs'][:n] if s == 'train' and n else d['inputs'], jnp.float32)
-        for s, d in data.items()}
-  ys = {s: jnp.asarray(d['targets'][:n] if s == 'train' and n else d['targets'])
-        for s, d in data.items()}
+  keep = spread(len(data['train']['targets']), options['probe_examples'])
+  pick = lambda s, v: v[keep] if s == 'train' else v
+  xs = {s: jnp.asarray(pick(s, d['inputs']), jnp.float32) for s, d in data.items()}
+  ys = {s: jnp.asarray(pick(s, d['targets'])) for s, d in data.items()}
   side = int(round(np.sqrt(np.prod(xs['test'].shape[1:]))))
   maps = {s: x.reshape(len(x), side, side, 1) for s, x in xs.items()}
   kinds = {'pixels': {s: x.reshape(len(x), -1) for s, x in xs.items()},
@@ -474,10 +491,10 @@ def main(argv=None) -> int:
   parser.add_argument('--out', default=None, help='where filters.png and feature_maps.png go')
   parser.add_argument('--probe_steps', type=int, default=200, help='L-BFGS iterations')
   parser.add_argument('--probe_examples', type=int, default=0,
-                      help='train examples for the probes (0: all)')
+                      help='train examples for the probes, evenly spread (0: all)')
   parser.add_argument('--rf_examples', type=int, default=64)
   parser.add_argument('--shift_examples', type=int, default=0,
-                      help='test examples for the translation test (0: all)')
+                      help='test examples for the translation test, evenly spread (0: all)')
   args = parser.parse_args(argv)
   if (min(args.probe_steps, args.rf_examples) < 1
       or min(args.probe_examples, args.shift_examples) < 0):

@@ -8,12 +8,13 @@
 # the step validation selected; test is reported once (analyze.py,
 # summarize.py). Finished runs are skipped, unfinished ones resume.
 #
-# Sections (PART=<name> runs only that one; each writes RUNS_DIR/<name>):
+# Sections (PART=<name> runs only that one; each writes RUNS_DIR/<name>;
+# costs are estimates from short runs, not measurements):
 #   cnn        cnn2d with max pooling / without pooling (same 24,975 params):
 #              4 runs; the no-pool net is ~10x the convolution FLOPs
 #              (2-core CPU, loaded: ~6 min for the pooled pair, ~40 min no-pool;
 #              H200: ~1-2 min)
-#   deep       vgg, resnet: 4 runs (H200: ~1-2 min)
+#   deep       vgg, resnet: 4 runs (H200: ~1-2 min; 2-core CPU: ~20 min)
 #   baselines  mlp, lstm_rows: 4 runs (2-core CPU: ~3 min; H200: ~1 min)
 #   analyze    probes, translation, receptive fields, figures (analyze.py) on
 #              whatever sections have finished, then summarize.py

@@ -23,10 +23,10 @@ from cnn_vs_rnn import sweep
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import analyze  # pylint: disable=wrong-import-position
 
-# Published anchors for the 28x28 MNIST test set (60k training images, not 3.6k).
-ORDER = ('cnn2d_gap', 'cnn2d_nopool', 'vgg', 'resnet', 'mlp', 'lstm_rows')
-LABEL = {'cnn2d_gap': 'cnn2d, max pooling', 'cnn2d_nopool': 'cnn2d, no pooling',
-         'vgg': 'vgg', 'resnet': 'resnet', 'mlp': 'mlp', 'lstm_rows': 'lstm (rows)'}
+ORDER = ('input', 'cnn2d_gap', 'cnn2d_nopool', 'vgg', 'resnet', 'mlp', 'lstm_rows')
+LABEL = {'input': 'input (pixels)', 'cnn2d_gap': 'cnn2d, max pooling',
+         'cnn2d_nopool': 'cnn2d, no pooling', 'vgg': 'vgg', 'resnet': 'resnet', 'mlp': 'mlp',
+         'lstm_rows': 'lstm (rows)'}
 LSTM_ROWS_SHOWN = (3, 7, 11, 15, 19, 23, 27)
 
 
