@@ -505,8 +505,13 @@ def _span(mask_1d) -> list[int] | None:
   return [int(idx[0]), int(idx[-1])] if idx.size else None
 
 
-def receptive_field(model: nn.Module, variables, batch: dict, seed: int = 0) -> dict:
+def receptive_field(model: nn.Module, variables, batch: dict, seed: int = 0,
+                    probes: list[Probe] | None = None) -> dict:
   """Input-gradient footprint of one unit per layer vs the analytic receptive field.
+
+  `probes` (default `conv_probes(model)`) names the layers and their analytic
+  geometry; a caller may pass its own for another family (a layer's output
+  must be its module's `__call__` output, reached by `Probe.path`).
 
   Returns `input_shape` (spatial) and `layers`: per layer its `name`,
   `position` of the unit, `analytic_rf`, `analytic_interval` (per spatial axis,
@@ -514,7 +519,7 @@ def receptive_field(model: nn.Module, variables, batch: dict, seed: int = 0) -> 
   `measured_extent` and `footprint` (|gradient| summed over batch and channels).
   One compiled program for every layer; the unit positions come from the layers' shapes.
   """
-  probes = conv_probes(model)
+  probes = conv_probes(model) if probes is None else list(probes)
   c = continuous(model, variables, batch)
   causal = isinstance(c.backbone, TCN)
   names = {p.path[-1] for p in probes}
