@@ -13,9 +13,9 @@ def test_plans_every_sweep(tmp_path):
   assert result.returncode == 0, result.stderr[-2000:]
   counts = [int(l.split()[0]) for l in result.stdout.splitlines() if l.endswith(' runs')]
   # adding T=200: a sweep per family of 2 lrs; T=400: a run per recurrence at its
-  # T=200 lr; copy 100 and 200: 4 x 2; receptive field: 4 TCNs; charlm, keywords,
+  # T=200 lr; copy 100 and 200: 4 x 2; receptive field: 3 TCNs; charlm, keywords,
   # forecast, sunspots: 4 x 2.
-  assert counts == [2, 2, 2, 2, 1, 1, 1, 8, 8, 4, 8, 8, 8, 8]
+  assert counts == [2, 2, 2, 2, 1, 1, 1, 8, 8, 3, 8, 8, 8, 8]
 
 
 def test_tcn_depth_follows_the_sequence_length(tmp_path):
