@@ -136,7 +136,7 @@ ROWS = {
     'train_unknown_dataset': train('--config.data.name=mnist2d', fragments=(
         "unknown dataset 'mnist2d'", 'mnist1d')),
     'train_unknown_optimizer': train('--config.optim.name=lion', fragments=(
-        "unknown optimizer 'lion'", 'valid: adam, adamw, sgd')),
+        "unknown optimizer 'lion'", 'valid: adam, adamw, rmsprop, sgd')),
     'train_unknown_schedule': train('--config.optim.schedule=step', fragments=(
         "unknown schedule 'step'",)),
     'train_unknown_pool': train('--config.model.pool=median', fragments=(

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cnn_vs_rnn import models
+from cnn_vs_rnn import models, optim
 
 from conftest import CONFIG_DIR, REPO
 
@@ -42,7 +42,8 @@ def assert_usage_error(result, *fragments):
      ["unknown model 'transformer'",
       'valid: ' + ', '.join(sorted(models.MODELS))]),
     (['--config.data.name=mnist2d'], ["unknown dataset 'mnist2d'; valid: ", 'mnist1d']),
-    (['--config.optim.name=lion'], ["unknown optimizer 'lion'", 'valid: adam, adamw, sgd']),
+    (['--config.optim.name=lion'],
+     ["unknown optimizer 'lion'", 'valid: ' + ', '.join(sorted(optim.OPTIMIZERS))]),
     (['--config.optim.schedule=step'],
      ["unknown schedule 'step'", 'valid: constant, cosine, linear']),
     (['--config.data.batch_size=0'], ['data.batch_size=0 must be a positive integer']),

@@ -277,14 +277,23 @@ def rf_rows(runs: str) -> list[dict]:
   return sorted(rows, key=lambda r: r['receptive_field'] or 0)
 
 
+def blind_spot_mse(rf_over_t: float) -> float:
+  """The adding problem's MSE floor for a model that sees only the last RF of T steps.
+
+  Each of the two markers lies outside the window with probability 1 - RF/T;
+  an unseen U[0, 1] value is best predicted by its mean, at variance 1/12.
+  """
+  return 2 * max(0.0, 1 - rf_over_t) / 12
+
+
 def rf_table(rows: list[dict]) -> str:
-  lines = ['| TCN levels | receptive field | RF / T | params | lr | test MSE | per seed |',
-           '|---|---|---|---|---|---|---|']
+  lines = ['| TCN levels | receptive field | RF / T | params | lr | test MSE | per seed | '
+           'floor if unseen markers are guessed |', '|---|---|---|---|---|---|---|---|']
   for r in rows:
     seeds = ', '.join(f'{v:.2e}' for v in r['test'].get('per_seed', []))
     lines.append(f"| {r['levels']} | {r['receptive_field']} | {r['rf_over_T']:.2f} | "
                  f"{r['num_params']:,} | {r['learning_rate']} | {fmt(r['test'], 'sci')} | "
-                 f'{seeds} |')
+                 f"{seeds} | {blind_spot_mse(r['rf_over_T']):.3g} |")
   return '\n'.join(lines)
 
 
@@ -304,7 +313,11 @@ def rf_figure(rf: list[dict], rows: list[dict], out: str) -> None:
   fig, ax = plt.subplots(figsize=(6.0, 4.2))
   x = [r['rf_over_T'] for r in rf]
   ax.errorbar(x, [r['test']['mean'] for r in rf], yerr=[r['test']['std'] or 0 for r in rf],
-              marker='o', capsize=3, color='tab:blue', label='TCN (3..7 levels)')
+              marker='o', capsize=3, color='tab:blue',
+              label=f"TCN ({min(r['levels'] for r in rf)}..{max(r['levels'] for r in rf)} levels)")
+  grid = np.linspace(min(x) * 0.9, 0.999, 50)
+  ax.plot(grid, [blind_spot_mse(g) for g in grid], color='grey', ls=':',
+          label='floor: unseen markers predicted by their mean')
   for r, level in zip(rf, (r['levels'] for r in rf)):
     ax.annotate(f'{level} levels', (r['rf_over_T'], r['test']['mean']), fontsize=8,
                 textcoords='offset points', xytext=(4, 4))
