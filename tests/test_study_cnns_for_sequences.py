@@ -9,8 +9,10 @@ SMALL_DATA = ['--set', 'data.num_train=64', '--set', 'data.num_test=32',
 
 
 def test_plans_every_sweep(tmp_path):
-  result = run_study('cnns_for_sequences', tmp_path / 'runs', '--dry-run')
+  result = run_study('cnns_for_sequences', tmp_path / 'runs', '--dry-run',
+                     STUDY_OUT=str(tmp_path / 'out'))
   assert result.returncode == 0, result.stderr[-2000:]
+  assert not (tmp_path / 'out').exists()  # A plan writes no summary.
   counts = [int(l.split()[0]) for l in result.stdout.splitlines() if l.endswith(' runs')]
   # adding T=200: a sweep per family of 2 lrs; T=400: a run per recurrence at its
   # T=200 lr; copy 100 and 200: 4 x 2; receptive field: 3 TCNs; charlm, keywords,

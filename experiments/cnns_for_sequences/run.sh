@@ -124,7 +124,9 @@ want sunspots && sweep --out "$runs/sunspots" \
   --configs "$(c sunspots_tcn sunspots_lstm sunspots_gru sunspots_lru)" \
   --grid "optim.learning_rate=${LRS:-3e-3,1e-2}" --set model.param_budget=1200 --seeds 3 \
   --metric val/mse,test/mse,test/baseline_persistence_mse,test/baseline_mean_mse "$@"
-if [[ $part == all || ${SUMMARIZE:-} == 1 ]]; then
+dry=0
+for a in "$@"; do [[ $a == --dry-run ]] && dry=1; done  # A plan writes nothing, no summary either.
+if [[ $dry == 0 && ( $part == all || ${SUMMARIZE:-} == 1 ) ]]; then
   "$python" "$here/summarize.py" "$runs" --out "${STUDY_OUT:-$here}"  # STUDY_OUT: elsewhere than the committed results
 fi
 exit $status

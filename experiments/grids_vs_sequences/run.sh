@@ -68,5 +68,6 @@ sweep --out "$runs/copy" --configs "$(c copy_mlp copy_cnn1d copy_tcn copy_gru co
   "${long_lrs[@]}" --set num_train_steps=2000 --set data.seq_len=50 \
   --set model.param_budget=25000 --seeds 3 \
   --metric val/loss,test/loss "$@"
+for a in "$@"; do [[ $a == --dry-run ]] && exit $status; done  # A plan writes no summary.
 "$python" "$here/summarize.py" "$runs" --out "${STUDY_OUT:-$here}"  # STUDY_OUT: elsewhere than the committed results
 exit $status

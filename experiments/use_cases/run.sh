@@ -83,6 +83,7 @@ want keywords && sweep --out "$runs/keywords" --configs "$(c keywords_cnn keywor
   keywords_crnn)" "${lrs[@]}" --set model.param_budget=40000 --set log_every_steps=100 \
   --seeds 3 --metric val/accuracy,test/accuracy "$@"
 
+for a in "$@"; do [[ $a == --dry-run ]] && exit $status; done  # A plan writes no summary.
 if [[ -z $part ]]; then
   "$python" "$here/summarize.py" "$runs" --out "${STUDY_OUT:-$here}"  # STUDY_OUT: elsewhere than the committed results
 fi
