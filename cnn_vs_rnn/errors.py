@@ -57,7 +57,9 @@ def run_command(body) -> int:
   """
   import gc  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
+  import threading  # pylint: disable=g-import-not-at-top
   held = HeldLogs(logging.ERROR)
+  started_before = frozenset(threading.enumerate())
   try:
     with held:
       try:
@@ -75,7 +77,8 @@ def run_command(body) -> int:
         line = os_error_line(os_error)
       except KeyboardInterrupt:
         code, line = 130, 'interrupted (SIGINT) before training started; nothing was saved'
-      gc.collect()  # Tasks the failure left behind report now, while held.
+      _join_workers(started_before)  # Save threads still running report now, while held,
+      gc.collect()  # and so do the tasks the failure left behind.
       held.discard()
     # What asyncio says when the rest of them are collected at exit is noise too.
     logging.getLogger('asyncio').addFilter(_not_an_orphaned_task)
@@ -83,6 +86,25 @@ def run_command(body) -> int:
     return code
   finally:
     held.release()  # Success, or an exception run_command does not handle.
+
+
+WORKER_JOIN_S = 60.0  # At most this long for a failed command's writers to end.
+# orbax runs each part of a save (array data, shardings, metadata) in a thread of this
+# class; when one fails, the manager raises at once while the others go on writing.
+_SAVE_WORKERS = ('_SignalingThread',)
+
+
+def _join_workers(started_before, timeout_s: float = WORKER_JOIN_S) -> None:
+  """Waits for the save threads the command started that are still running: each logs
+  its own failure when it ends, and waiting here keeps that inside the held logs
+  instead of after the error line. (The interpreter would wait for them at exit
+  anyway: they are not daemons.)"""
+  import threading  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  deadline = time.monotonic() + timeout_s
+  for thread in threading.enumerate():
+    if thread not in started_before and type(thread).__name__ in _SAVE_WORKERS:
+      thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _not_an_orphaned_task(record: logging.LogRecord) -> bool:
