@@ -338,9 +338,7 @@ def _rnn_jacobians(c: Continuous, max_examples: int, reduce=_identity) -> dict:
   is_input = lambda mdl, name: (isinstance(mdl, nn.Dense) and mdl.name == 'input'
                                 and name == '__call__')
   _, inter = c.apply(c.x, capture_intermediates=is_input, mutable=['intermediates'])
-  kwargs = (('activation', rnn.activation), ('irnn_init', rnn.irnn_init)
-            ) if rnn.cell == 'elman' else ()
-  cell = CELLS[rnn.cell](rnn.hidden_size, **dict(kwargs), dtype=rnn.dtype)
+  cell = CELLS[rnn.cell](rnn.hidden_size, **dict(rnn.cell_kwargs()), dtype=rnn.dtype)
   H = rnn.hidden_size
   out = {}
   for name in sorted(inter['intermediates']):

@@ -1,7 +1,10 @@
 """Elman RNN (77 hidden units) on the adding problem, T=200: configs/adding_gru.py with an Elman cell.
 
 Set --config.model.activation=relu --config.model.irnn_init=True for the IRNN
-(Le et al. 2015).
+(Le et al. 2015). model.recurrent_init ('orthogonal', the default; 'identity';
+'normal') and model.recurrent_init_scale pick other initial recurrent matrices,
+model.layer_norm=True normalises the pre-activation of every step
+(experiments/vanishing_exploding).
 
   python -m cnn_vs_rnn.train --config configs/adding_elman.py --workdir runs/adding_elman
 
@@ -20,4 +23,7 @@ def get_config():
   c.model.name = 'elman'
   c.model.activation = 'tanh'
   c.model.irnn_init = False
+  c.model.recurrent_init = ''  # '' = identity if irnn_init, else orthogonal
+  c.model.recurrent_init_scale = 1.0
+  c.model.layer_norm = False
   return c

@@ -127,7 +127,10 @@ def test_bidirectional_backward_direction_is_reported_in_original_time():
 @pytest.mark.parametrize('model', [
     RNN('lstm', K, hidden_size=H), RNN('gru', K, hidden_size=H),
     RNN('elman', K, hidden_size=H, recurrence='fused'),
-    LRUNet(K, d_model=H, d_state=3, num_layers=1)], ids=['lstm', 'gru', 'elman', 'lru'])
+    RNN('elman', K, hidden_size=H, layer_norm=True, recurrent_init='normal',
+        recurrent_init_scale=2.0),
+    LRUNet(K, d_model=H, d_state=3, num_layers=1)],
+    ids=['lstm', 'gru', 'elman', 'elman_layer_norm', 'lru'])
 def test_every_recurrent_family_obeys_the_chain_rule(model):
   """One layer read out at the last step: h_{t-1} reaches the loss only through
   h_t, so dL/dh_{t-1} = dL/dh_t dh_t/dh_{t-1}: the perturbation gradients and

@@ -10,7 +10,7 @@ import pytest
 from cnn_vs_rnn import models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.rnn import RNN, Recurrence
+from cnn_vs_rnn.models.rnn import RNN, Recurrence, orthogonal_init
 from conftest import check_model_grads_float64
 
 B, T, C, H = 3, 7, 4, 5
@@ -81,6 +81,86 @@ def test_irnn_init_is_identity():
   params = model.init(jax.random.key(0), jnp.zeros((1, 2, C)))['params']
   np.testing.assert_array_equal(
       params['layer0_fwd']['scan']['cell']['recurrent']['kernel'], np.eye(H))
+
+
+@pytest.mark.parametrize('init,scale', [('orthogonal', 0.5), ('identity', 2.0),
+                                        ('normal', 1.0), ('normal', 2.0)])
+def test_elman_recurrent_inits_and_their_spectral_radius(init, scale):
+  """scale * (orthogonal | identity | N(0, 1/H)): spectral radius about `scale`."""
+  hidden = 256
+  model = RNN('elman', 10, hidden_size=hidden, recurrent_init=init, recurrent_init_scale=scale)
+  params = model.init(jax.random.key(0), jnp.zeros((1, 2, C)))['params']
+  w = np.asarray(params['layer0_fwd']['scan']['cell']['recurrent']['kernel'], np.float64)
+  radius = np.abs(np.linalg.eigvals(w)).max()
+  if init == 'normal':
+    assert abs(w.std() * np.sqrt(hidden) - scale) < 0.02 * scale
+    assert abs(radius - scale) < 0.1 * scale  # The circular law, at H = 256.
+  else:
+    np.testing.assert_allclose(w.T @ w, scale ** 2 * np.eye(hidden), atol=1e-5)
+    np.testing.assert_allclose(radius, scale, rtol=1e-5)
+    if init == 'identity':
+      np.testing.assert_array_equal(w, scale * np.eye(hidden, dtype=np.float32))
+
+
+def test_elman_layer_norm_normalises_the_pre_activation():
+  model = RNN('elman', 3, hidden_size=H, layer_norm=True, pool='none')
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(B, T, C)), jnp.float32)
+  variables = model.init(jax.random.key(0), x)
+  cell = variables['params']['layer0_fwd']['scan']['cell']
+  assert set(cell) == {'recurrent', 'norm'}
+  p = jax.tree.map(np.float64, variables['params']['layer0_fwd'])
+  h, want = np.zeros((B, H)), []
+  for t in range(T):
+    pre = (np.asarray(x[:, t], np.float64) @ p['input']['kernel'] + p['input']['bias']
+           + h @ cell['recurrent']['kernel'] + cell['recurrent']['bias'])
+    pre = (pre - pre.mean(-1, keepdims=True)) / np.sqrt(pre.var(-1, keepdims=True) + 1e-6)
+    h = np.tanh(pre * cell['norm']['scale'] + cell['norm']['bias'])
+    want.append(h)
+  got = Recurrence('elman', H, (('layer_norm', True),)).apply(
+      {'params': variables['params']['layer0_fwd']}, x)[0]
+  np.testing.assert_allclose(got, np.stack(want, 1), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(cell='gru', recurrent_init='normal'), dict(cell='lstm', layer_norm=True),
+    dict(cell='elman', recurrent_init='uniform'),
+    dict(cell='elman', irnn_init=True, recurrent_init='normal'),
+    dict(cell='elman', layer_norm=True, recurrence='fused')], ids=str)
+def test_bad_elman_init_options_are_config_errors(kwargs):
+  with pytest.raises(ConfigError):
+    RNN(num_outputs=2, **kwargs).check_input((T, C))
+
+
+@pytest.mark.parametrize('shape', [(7, 7), (5, 20), (20, 5)])
+@pytest.mark.parametrize('scale', [1.0, 0.5])
+def test_orthogonal_init_is_jax_orthogonal_and_vmaps_one_matrix_at_a_time(shape, scale):
+  """The same numbers as jax's orthogonal initialiser, alone and over a batch of keys,
+  and under vmap no QR of a batch (jaxlib's batched CPU QR deadlocks a 2-thread pool)."""
+  ours, theirs = orthogonal_init(scale), jax.nn.initializers.orthogonal(scale)
+  key = jax.random.key(3)
+  np.testing.assert_array_equal(ours(key, shape), theirs(key, shape))
+  keys = jax.random.split(key, 3)
+  got = jax.jit(jax.vmap(lambda k: ours(k, shape)))(keys)
+  np.testing.assert_allclose(got, jax.vmap(lambda k: theirs(k, shape))(keys), atol=1e-6)
+  w = np.asarray(got[1], np.float64)
+  small = min(shape)
+  gram = w @ w.T if shape[0] < shape[1] else w.T @ w
+  np.testing.assert_allclose(gram, scale ** 2 * np.eye(small), atol=1e-5)
+
+  def qr_operand_ranks(jaxpr):
+    ranks = []
+    for eqn in jaxpr.eqns:
+      if 'qr' in eqn.primitive.name or 'geqrf' in eqn.primitive.name:
+        ranks += [v.aval.ndim for v in eqn.invars]
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        ranks += qr_operand_ranks(sub)
+    return ranks
+
+  ranks = qr_operand_ranks(jax.make_jaxpr(jax.vmap(lambda k: ours(k, shape)))(keys).jaxpr)
+  assert ranks and set(ranks) == {2}, ranks
+  theirs_ranks = qr_operand_ranks(
+      jax.make_jaxpr(jax.vmap(lambda k: theirs(k, shape)))(keys).jaxpr)
+  assert 3 in theirs_ranks  # What the test guards against: jax's batches the QR.
 
 
 @pytest.mark.parametrize('cell', ['lstm', 'gru'])
@@ -179,6 +259,7 @@ def test_gradients_match_finite_differences(cfg, shape):
 
 @pytest.mark.parametrize('cfg', [
     dict(name='elman'), dict(name='elman', activation='relu', irnn_init=True),
+    dict(name='elman', activation='relu', recurrent_init='normal', recurrent_init_scale=0.5),
     dict(name='lstm'), dict(name='gru'),
     dict(name='lstm', num_layers=2, bidirectional=True, pool='mean'),
     dict(name='gru', num_layers=2, pool='max'),

@@ -135,5 +135,45 @@ def test_recurrence_context_pipeline_at_a_tiny_size(tmp_path):
     assert 0 <= copy['recall_accuracy']['mean'] <= 1
   assert '| elman |' in result.stdout and 'T = 10' in result.stdout
   for png in ('trajectory.png', 'sensitivity.png', 'copy_memory.png'):
+
+
+def test_vanishing_exploding_plans_every_sweep(tmp_path):
+  result = run_study('vanishing_exploding', tmp_path / 'runs', '--dry-run', NO_SUMMARY='1')
+  assert result.returncode == 0, result.stderr[-2000:]
+  counts = [l for l in result.stdout.splitlines() if l.endswith(' runs')]
+  # plain 1 (5 replicas); clipping 2 x 5 seed runs, with Adam 5; IRNN 3 lrs x 5;
+  # ReLU-normal 5, at half scale 5; layer norm 1; GRU and LSTM 2; LRU 2; TCN 1.
+  assert [int(l.split()[-2]) for l in counts] == [1, 10, 5, 15, 5, 5, 1, 2, 2, 1]
+
+
+def test_vanishing_exploding_pipeline_at_a_tiny_size(tmp_path):
+  """Trains the plain net and the clipping pair (2 seeds, T = 20): the unclipped
+  IRNN under SGD diverges at step 2, the guard stops it, the sweep goes on and
+  the summary records it; then the untrained and trained probes and the figures."""
+  out = tmp_path / 'out'
+  result = run_study('vanishing_exploding', tmp_path / 'runs', *TINY,
+                     '--set', 'data.seq_len=20', '--set', 'data.num_train=400',
+                     '--set', 'data.eval_batch_size=20',
+                     SEEDS='2', ONLY='plain|clipping', STUDY_OUT=str(out))
+  assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]  # It diverged.
+  with open(out / 'results.json') as f:
+    results = json.load(f)
+  assert results['seq_len'] == 20
+  assert len(results['spectra']) == 10 and len(results['grad_at_init']) == 7
+  for row in results['spectra']:
+    assert len(row['grad_norm']) == 20
+  ortho = [r for r in results['spectra'] if r['init'] == 'orthogonal']
+  assert all(abs(r['spectral_radius'] - 1.0) < 1e-4 for r in ortho)
+  cures = {r['label']: r for r in results['cures']}
+  plain = cures['tanh Elman (orthogonal)']
+  assert plain['num_seeds'] == 2 and plain['diverged'] == 0 and plain['test_mse'] is not None
+  exploded = cures['IRNN, SGD lr 1e-2, no clipping']
+  assert exploded['diverged'] == 2 and exploded['test_mse'] is None
+  assert all(s['status'] == 'diverged' and s['diverged_at'] == 2 for s in exploded['seeds'])
+  assert cures['IRNN, SGD lr 1e-2, clipped at 1']['diverged'] == 0
+  trained = {r['family']: r for r in results['grad_after_training']}
+  assert len(trained['tanh Elman']['per_seed']) == 2
+  assert '| IRNN, SGD lr 1e-2, no clipping |' in result.stdout and 'NaN@2' in result.stdout
+  for png in ('spectra.png', 'grad_time.png', 'curves.png'):
     with open(out / png, 'rb') as f:
       assert f.read(8) == b'\x89PNG\r\n\x1a\n'

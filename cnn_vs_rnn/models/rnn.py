@@ -5,7 +5,7 @@ matmul before the scan, and a cell's gates come from one recurrent matmul
 inside it. Equations (PyTorch's conventions, with an input and a recurrent
 bias), x~ = W_x x_t + b_x computed up front:
 
-  Elman: h' = act(x~ + W_h h + b_h)
+  Elman: h' = act(x~ + W_h h + b_h)   (layer_norm: h' = act(LN(x~ + W_h h + b_h)))
   LSTM:  [i f g o] = x~ + W_h h + b_h;  c' = s(f) c + s(i) tanh(g);  h' = s(o) tanh(c')
   GRU:   [r z n]_x = x~, [r z n]_h = W_h h + b_h;  r = s(r_x + r_h);
          z = s(z_x + z_h);  n = tanh(n_x + r * n_h);  h' = (1 - z) n + z h
@@ -55,27 +55,81 @@ def identity_init(key, shape, dtype=jnp.float32):
   return jnp.eye(*shape, dtype=dtype)
 
 
+@jax.custom_batching.custom_vmap
+def _qr(z_NxM):
+  q, r = jnp.linalg.qr(z_NxM)
+  return q, r
+
+
+@_qr.def_vmap
+def _qr_one_at_a_time(axis_size, in_batched, z_BxNxM):
+  """A batch of QRs as a loop of single ones. On CPU, jaxlib 0.10's LAPACK kernels
+  split a batch over XLA's intra-op thread pool and wait for the pieces from inside
+  a pool thread; when as many batched QRs run at once as the pool has threads
+  (the independent initialisers of an init vmapped over seeds, on 2 cores), every
+  thread waits and none runs a piece: the process hangs. One matrix per call never
+  splits, and gives the same numbers (the batched kernel loops over the same calls)."""
+  del axis_size, in_batched
+  return jax.lax.map(_qr, z_BxNxM), (True, True)
+
+
+def orthogonal_init(scale: float = 1.0):
+  """`jax.nn.initializers.orthogonal(scale)` (a 2D kernel, columns orthonormal when
+  it has fewer columns than rows, rows otherwise), the same numbers for the same
+  key, but safe to vmap on CPU (see `_qr_one_at_a_time`)."""
+  def init(key, shape, dtype=jnp.float32):
+    n_rows, n_cols = shape
+    z = jax.random.normal(key, (max(n_rows, n_cols), min(n_rows, n_cols)), dtype)
+    q, r = _qr(z)
+    q = q * jnp.sign(jnp.diagonal(r))[None, :]
+    q = q.T if n_rows < n_cols else q
+    return jnp.asarray(scale, dtype) * q
+  return init
+
+
 RECURRENCES = ('scan', 'fused')
+# Initialisers of the Elman recurrent matrix W_h (H x H), each times `scale`:
+# 'orthogonal' (the default), 'identity' (the IRNN, Le et al. 2015) and
+# 'normal', entries N(0, 1/H), whose spectral radius is about 1 for large H
+# (the circular law). The spectral radius of scale * W is about `scale` for all three.
+RECURRENT_INITS = ('orthogonal', 'identity', 'normal')
 
 
-def recurrent_kernel_init(cell_name: str, irnn_init: bool = False):
-  return identity_init if cell_name == 'elman' and irnn_init else nn.initializers.orthogonal()
+def recurrent_kernel_init(cell_name: str, irnn_init: bool = False, recurrent_init: str = '',
+                          scale: float = 1.0):
+  """The recurrent kernel's initialiser. Gated cells: orthogonal. Elman:
+  `recurrent_init` ('' = identity with irnn_init, else orthogonal) times `scale`."""
+  if cell_name != 'elman':
+    return orthogonal_init()
+  name = recurrent_init or ('identity' if irnn_init else 'orthogonal')
+  if name == 'orthogonal':
+    return orthogonal_init(scale)
+  if name == 'normal':
+    return lambda key, shape, dtype=jnp.float32: scale * jax.random.normal(
+        key, shape, dtype) / jnp.sqrt(jnp.asarray(shape[0], dtype))
+  return lambda key, shape, dtype=jnp.float32: scale * identity_init(key, shape, dtype)
 
 
 class ElmanCell(nn.Module):
   hidden_size: int
   activation: str = 'tanh'
   irnn_init: bool = False  # identity recurrent matrix (Le et al. 2015)
+  recurrent_init: str = ''  # RECURRENT_INITS; '' = identity if irnn_init else orthogonal
+  recurrent_init_scale: float = 1.0
+  layer_norm: bool = False  # LayerNorm of the pre-activation (Ba et al. 2016)
   dtype: Any = None
 
   gates = 1
 
   @nn.compact
   def __call__(self, h, xproj_BxH):
-    init = recurrent_kernel_init('elman', self.irnn_init)
-    h_new = ACTIVATIONS[self.activation](
-        xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, dtype=self.dtype,
-                             name='recurrent')(h)).astype(h.dtype)
+    init = recurrent_kernel_init('elman', self.irnn_init, self.recurrent_init,
+                                 self.recurrent_init_scale)
+    pre = xproj_BxH + nn.Dense(self.hidden_size, kernel_init=init, dtype=self.dtype,
+                               name='recurrent')(h)
+    if self.layer_norm:
+      pre = nn.LayerNorm(dtype=self.dtype, name='norm')(pre)
+    h_new = ACTIVATIONS[self.activation](pre).astype(h.dtype)
     return h_new, h_new
 
 
@@ -88,7 +142,7 @@ class LSTMCell(nn.Module):
   @nn.compact
   def __call__(self, carry, xproj_Bx4H):
     c, h = carry
-    g = xproj_Bx4H + nn.Dense(4 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
+    g = xproj_Bx4H + nn.Dense(4 * self.hidden_size, kernel_init=orthogonal_init(),
                               dtype=self.dtype, name='recurrent')(h)
     i, f, u, o = jnp.split(g, 4, axis=-1)
     c_new = (nn.sigmoid(f) * c + nn.sigmoid(i) * jnp.tanh(u)).astype(c.dtype)
@@ -104,7 +158,7 @@ class GRUCell(nn.Module):
 
   @nn.compact
   def __call__(self, h, xproj_Bx3H):
-    hh = nn.Dense(3 * self.hidden_size, kernel_init=nn.initializers.orthogonal(),
+    hh = nn.Dense(3 * self.hidden_size, kernel_init=orthogonal_init(),
                   dtype=self.dtype, name='recurrent')(h)
     xr, xz, xn = jnp.split(xproj_Bx3H, 3, axis=-1)
     hr, hz, hn = jnp.split(hh, 3, axis=-1)
@@ -275,7 +329,9 @@ class Recurrence(nn.Module):
     w_x, b_x = DenseParams(x_BxTxC.shape[-1], gates * hidden,
                            bias_init=input_bias_init(self.cell_name, hidden), name='input')()
     w_h, b_h = _ScanParams(hidden, gates,
-                           recurrent_kernel_init(self.cell_name, kwargs.get('irnn_init', False)),
+                           recurrent_kernel_init(self.cell_name, kwargs.get('irnn_init', False),
+                                                 kwargs.get('recurrent_init', ''),
+                                                 kwargs.get('recurrent_init_scale', 1.0)),
                            name='scan')()
     params = tuple(cast(p, self.dtype) for p in (w_x, b_x, w_h, b_h))
     h_TxBxH = fused_rnn.sequence(self.cell_name, params,
@@ -300,6 +356,9 @@ class RNN(nn.Module):
   pool: str = 'last'
   activation: str = 'tanh'   # Elman only
   irnn_init: bool = False    # Elman only
+  recurrent_init: str = ''   # Elman only: RECURRENT_INITS ('' = the default above)
+  recurrent_init_scale: float = 1.0  # Elman only: times the recurrent initial matrix
+  layer_norm: bool = False   # Elman only, recurrence='scan': LN of the pre-activation
   unroll: int = 1
   remat: bool = False
   recurrence: str = 'scan'   # 'scan' (nn.scan over the cell) or 'fused' (custom VJP)
@@ -309,9 +368,20 @@ class RNN(nn.Module):
     if len(input_shape) != 2:
       raise ConfigError(
           f'{self.cell} takes sequences of shape (T, C), not {tuple(input_shape)}')
-    if self.cell != 'elman' and (self.irnn_init or self.activation != 'tanh'):
+    if self.cell != 'elman' and (self.irnn_init or self.activation != 'tanh'
+                                 or self.recurrent_init or self.recurrent_init_scale != 1.0
+                                 or self.layer_norm):
       raise ConfigError(
-          f'model.activation and model.irnn_init apply to elman, not {self.cell}')
+          'model.activation, model.irnn_init, model.recurrent_init, '
+          f'model.recurrent_init_scale and model.layer_norm apply to elman, not {self.cell}')
+    if self.recurrent_init and self.recurrent_init not in RECURRENT_INITS:
+      raise ConfigError(f'unknown model.recurrent_init {self.recurrent_init!r}; '
+                        f'valid: {", ".join(RECURRENT_INITS)}')
+    if self.irnn_init and self.recurrent_init not in ('', 'identity'):
+      raise ConfigError(f'model.irnn_init=True is the identity init; it contradicts '
+                        f'model.recurrent_init={self.recurrent_init!r}')
+    if self.layer_norm and self.recurrence != 'scan':
+      raise ConfigError("model.layer_norm applies to recurrence='scan'")
     if self.recurrence not in RECURRENCES:
       raise ConfigError(f'unknown model.recurrence {self.recurrence!r}; '
                         f'valid: {", ".join(RECURRENCES)}')
@@ -322,13 +392,21 @@ class RNN(nn.Module):
       raise ConfigError(f'unknown model.activation {self.activation!r}; '
                         f'valid: {", ".join(ACTIVATIONS)}')
 
+  def cell_kwargs(self) -> tuple:
+    """The cell's own fields, as (name, value) pairs (the Elman cell's; none for gated ones)."""
+    if self.cell != 'elman':
+      return ()
+    return (('activation', self.activation), ('irnn_init', self.irnn_init),
+            ('recurrent_init', self.recurrent_init),
+            ('recurrent_init_scale', self.recurrent_init_scale),
+            ('layer_norm', self.layer_norm))
+
   @nn.compact
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
     del train
     # None (every step valid) keeps the per-step masking out of the scan.
     lengths_B = None if lengths is None else lengths.astype(jnp.int32)
-    cell_kwargs = (('activation', self.activation), ('irnn_init', self.irnn_init)
-                   ) if self.cell == 'elman' else ()
+    cell_kwargs = self.cell_kwargs()
     direction = functools.partial(Recurrence, self.cell, self.hidden_size, cell_kwargs,
                                   self.unroll, self.remat, self.recurrence, self.dtype)
     h = x_BxTxC
