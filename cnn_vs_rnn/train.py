@@ -253,9 +253,13 @@ def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list
   """Metric means over every example of `split` exactly once, one dict per replica."""
   total = None
   for batch in eval_batches(split, batch_size, jax.process_index(), jax.process_count()):
-    sums = p_eval_step(state, parallel.shard_batch(batch, mesh))
-    total = sums if total is None else jax.tree.map(jnp.add, total, sums)
-  total = jax.device_get(total)
+    # One evaluation in flight at a time. Batches do not depend on each other, so
+    # dispatched together their multi-device executions overlap, and on a CPU with
+    # fewer cores than devices each can hold some devices' threads in its all-reduce
+    # while waiting for the others: XLA aborts after 40 s (seen with 4 simulated
+    # devices on 2 cores). Training steps never overlap: each needs the last state.
+    sums = jax.device_get(p_eval_step(state, parallel.shard_batch(batch, mesh)))
+    total = sums if total is None else jax.tree.map(np.add, total, sums)
   n = np.ndim(total['count'])  # 0: one replica; 1: a seed axis.
   if n == 0:
     return [tasks.means(task, total)]
