@@ -135,6 +135,8 @@ def test_recurrence_context_pipeline_at_a_tiny_size(tmp_path):
     assert 0 <= copy['recall_accuracy']['mean'] <= 1
   assert '| elman |' in result.stdout and 'T = 10' in result.stdout
   for png in ('trajectory.png', 'sensitivity.png', 'copy_memory.png'):
+    with open(out / png, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
 def test_vanishing_exploding_plans_every_sweep(tmp_path):
