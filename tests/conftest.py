@@ -7,11 +7,13 @@ its own data directory, so no two processes prepare one dataset at once.
 The suite reruns a test once if its worker process crashes (pyproject.toml:
 `--reruns 1 --only-rerun 'crashed while running'`); an ordinary failure is
 never rerun. The reason: on this 2-core machine, the all-reduce of the 4
-simulated devices (XLA's in-process rendezvous) now and then deadlocks, 3 of
-the 4 device threads waiting for a fourth that never arrives (seen in the
-logs of training subprocesses), and after 40 s XLA aborts the process
-(SIGABRT). That cause inside XLA is not found; a crash that happens twice
-still fails the suite.
+simulated devices (XLA's in-process rendezvous) deadlocked now and then, 3 of
+the 4 device threads waiting for a fourth that never arrived, and after 40 s
+XLA aborted the process (SIGABRT). Two causes were found and removed: batched
+LAPACK QRs of a vmapped orthogonal init holding both XLA pool threads
+(models/rnn.py, `orthogonal_init`), and overlapping evaluation batches
+(train.py, `evaluate_per_seed`). The reruns stay as a guard against a cause
+not found; a crash that happens twice still fails the suite.
 """
 
 import os
