@@ -455,6 +455,19 @@ def _positive(v):
   return np.where(a > 0, a, np.nan)
 
 
+def finish_panel(ax) -> None:
+  """A light grid, and a legend when the panel has labelled lines."""
+  ax.grid(alpha=0.3)
+  if ax.get_legend_handles_labels()[0]:
+    ax.legend(fontsize='x-small')
+
+
+def save_figure(fig, out: str, name: str) -> None:
+  fig.tight_layout()
+  fig.savefig(os.path.join(out, name), dpi=110)
+  pyplot().close(fig)
+
+
 def spectra_figure(rows: list[dict], out: str) -> None:
   plt = pyplot()
   fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
@@ -482,12 +495,8 @@ def spectra_figure(rows: list[dict], out: str) -> None:
     ax.set_ylabel('||dL/dh_t|| / ||dL/dh_T||')
     ax.set_title(f'{activation} Elman at initialisation, adding T = {len(rows[0]["grad_norm"])}',
                  fontsize='medium')
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-      ax.legend(fontsize='x-small')
-  fig.tight_layout()
-  fig.savefig(os.path.join(out, 'spectra.png'), dpi=110)
-  plt.close(fig)
+    finish_panel(ax)
+  save_figure(fig, out, 'spectra.png')
 
 
 def grad_figure(init_rows, trained_rows, ratio_curves, out: str) -> None:
@@ -514,16 +523,12 @@ def grad_figure(init_rows, trained_rows, ratio_curves, out: str) -> None:
   for ax, title in zip(axes, titles):
     ax.set_yscale('log')
     ax.set_title(title, fontsize='medium')
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-      ax.legend(fontsize='x-small')
+    finish_panel(ax)
   for ax in axes[:2]:
     ax.set_xlabel('step t')
     ax.set_ylabel('||dL/dh_t|| / ||dL/dh_T||')
   axes[2].set_xlabel('training step')
-  fig.tight_layout()
-  fig.savefig(os.path.join(out, 'grad_time.png'), dpi=110)
-  plt.close(fig)
+  save_figure(fig, out, 'grad_time.png')
 
 
 PANELS = (
@@ -566,12 +571,8 @@ def curves_figure(rows: list[dict], out: str) -> None:
     ax.set_title(title, fontsize='medium')
     ax.set_xlabel('step')
     ax.set_ylabel(key + (' (validation)' if key.startswith('eval') else ''))
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-      ax.legend(fontsize='x-small')
-  fig.tight_layout()
-  fig.savefig(os.path.join(out, 'curves.png'), dpi=110)
-  plt.close(fig)
+    finish_panel(ax)
+  save_figure(fig, out, 'curves.png')
 
 
 # ---------------------------------------------------------------------------
