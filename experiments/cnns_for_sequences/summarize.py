@@ -149,7 +149,7 @@ def carried_rows(path: str = GVS) -> list[dict]:
       task, label, family = 'mnist1d', 'MNIST-1D (40 steps)', r['family']
     elif r['dataset'] == '8x8 digits' and r['view'] == 'pixels':
       task, label = 'pixels', '8x8 digits, pixel by pixel (64 steps)'
-      family = {'lstm_pixels': 'lstm'}.get(r['family'], r['family'])
+      family = {'lstm_pixels': 'lstm', 'gru_pixels': 'gru'}.get(r['family'], r['family'])
     else:
       continue
     rows.append({'task': task, 'label': label, 'family': family, 'num_params': r['num_params'],

@@ -53,7 +53,7 @@ sweep --out "$runs/digits_grid" --configs "$(c digits_cnn digits_mlp)" \
 sweep --out "$runs/digits_rows" --configs "$(c digits_lstm digits_gru)" \
   --grid "data.view=rows,'permuted_image,rows'" "${lrs[@]}" --set model.param_budget=20000 \
   "${common[@]}" "$@"
-sweep --out "$runs/digits_pixels" --configs "$(c digits_tcn digits_lru digits_lstm_pixels)" \
+sweep --out "$runs/digits_pixels" --configs "$(c digits_tcn digits_lru digits_lstm_pixels digits_gru_pixels)" \
   --grid "data.view=pixels,permuted" "${lrs[@]}" --set model.param_budget=20000 \
   "${common[@]}" "$@"
 # Long-range structure: the adding problem (T=100) and copy memory (T=50) at 20k
