@@ -12,6 +12,9 @@ What a model has to beat, in the units of the task's own metrics:
                         the last p values of each window (with an
                         intercept, one set of weights per horizon step),
                         fitted on the train windows.
+  pixel_regression      mean_prediction_mse (the train targets' mean frame),
+                        and persistence_mse: the last input frame as the
+                        prediction of the next (next_frame_persistence_mse).
 
 `baseline_metrics(dataset, split)` gives these as the `eval/baseline_*`
 keys of an evaluation, without the 'eval/' prefix. Command line:
@@ -72,6 +75,12 @@ def persistence_mse(inputs_NxWxC: np.ndarray, targets: np.ndarray) -> float:
   return float(np.mean(persistence_mse_per_step(inputs_NxWxC, targets)))
 
 
+def next_frame_persistence_mse(inputs_NxTxF: np.ndarray, targets_NxF: np.ndarray) -> float:
+  """MSE of predicting each clip's next frame [N, *F] by its last input frame [N, T, *F]."""
+  last = np.asarray(inputs_NxTxF, np.float64)[:, -1]
+  return float(np.mean((last - np.asarray(targets_NxF, np.float64).reshape(last.shape)) ** 2))
+
+
 def ar_design(inputs_NxWxC: np.ndarray, order: int) -> np.ndarray:
   """[N, order + 1]: the last `order` values of each window's channel 0, then 1."""
   x = np.asarray(inputs_NxWxC, np.float64)[:, :, 0]
@@ -113,10 +122,13 @@ def split_arrays(split, key: str) -> np.ndarray | None:
 def baseline_metrics(dataset, split: str, ar_order: int = 0) -> dict[str, float]:
   """The trivial baselines of `split` (fitted on 'train'), keyed as eval metrics.
 
-  classification: 'baseline_majority_accuracy'; regression and forecasting:
-  'baseline_mean_mse'; forecasting also 'baseline_persistence_mse' (univariate
-  inputs) and, with ar_order = p > 0, 'baseline_ar{p}_mse'. Empty for other
-  tasks and for splits read lazily without their targets (speech_commands).
+  classification: 'baseline_majority_accuracy'; regression, forecasting and
+  pixel_regression: 'baseline_mean_mse'; forecasting also
+  'baseline_persistence_mse' (univariate inputs) and, with ar_order = p > 0,
+  'baseline_ar{p}_mse'; pixel_regression also 'baseline_persistence_mse'
+  (the last input frame, where a frame has the target's size). Empty for
+  other tasks and for splits read lazily without their targets
+  (speech_commands).
   """
   task = dataset.spec.task
   train, other = dataset.split('train'), dataset.split(split)
@@ -125,10 +137,13 @@ def baseline_metrics(dataset, split: str, ar_order: int = 0) -> dict[str, float]
     return {}
   if task == 'classification':
     return {'baseline_majority_accuracy': majority_class_accuracy(train_t, t)}
-  if task not in ('regression', 'forecasting'):
+  if task not in ('regression', 'forecasting', 'pixel_regression'):
     return {}
   out = {'baseline_mean_mse': mean_prediction_mse(train_t, t)}
   x = split_arrays(other, 'inputs')
+  if (task == 'pixel_regression' and x is not None and x.ndim >= 3
+      and np.prod(x.shape[2:]) == np.prod(t.shape[1:])):
+    out['baseline_persistence_mse'] = next_frame_persistence_mse(x, t)
   if task == 'forecasting' and x is not None and x.ndim == 3 and x.shape[-1] == 1:
     out['baseline_persistence_mse'] = persistence_mse(x, t)
     if ar_order:

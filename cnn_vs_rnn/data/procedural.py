@@ -634,11 +634,18 @@ class SyntheticKeywords(_ArraysBuilder):
 # Per-frame displacement (dy, dx) of each direction class, in units of the clip's speed.
 MOVING_DIGITS_DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 MOVING_DIGITS_DIRECTION_NAMES = ('right', 'left', 'down', 'up')
+# What a clip's target is: its class (4 * digit + direction), or the frame after its last.
+MOVING_DIGITS_TARGETS = ('label', 'next_frame')
 
 
 @dataclasses.dataclass
 class MovingDigitsConfig(GeneratedConfig):
-  """Clip sizes and the motion; the digit images are split as `Digits` splits them."""
+  """Clip sizes, the motion and the target; the digit images are split as `Digits` splits them.
+
+  `target`: 'label' (the class) or 'next_frame' (frame num_frames + 1 of
+  the same motion; the num_frames input frames are then the same as the
+  'label' variant's clips).
+  """
   num_frames: int = 8
   canvas: int = 24
   digit_scale: int = 1
@@ -646,18 +653,23 @@ class MovingDigitsConfig(GeneratedConfig):
   num_train: int = 6000
   num_test: int = 1000
   test_fraction: float = 0.2
+  target: str = 'label'
 
 
 def moving_digits_config(num_frames: int, canvas: int, digit_scale: int, max_speed: int,
                          num_train: int, num_test: int,
-                         validation_fraction: float = splits_lib.DEFAULT_VALIDATION_FRACTION
-                         ) -> MovingDigitsConfig:
+                         validation_fraction: float = splits_lib.DEFAULT_VALIDATION_FRACTION,
+                         target: str = 'label') -> MovingDigitsConfig:
+  if target not in MOVING_DIGITS_TARGETS:
+    raise ValueError(f'unknown moving digits target {target!r}; valid: '
+                     + ', '.join(MOVING_DIGITS_TARGETS))
   config = MovingDigitsConfig(name='', num_frames=num_frames, canvas=canvas,
                               digit_scale=digit_scale, max_speed=max_speed,
                               num_train=num_train, num_test=num_test,
-                              validation_fraction=validation_fraction)
-  return named(config, f'T{num_frames}_S{canvas}_x{digit_scale}_v{max_speed}_n{num_train}_'
-               f'{num_test}_' + fraction_label(validation_fraction))
+                              validation_fraction=validation_fraction, target=target)
+  prefix = 'next_' if target == 'next_frame' else ''
+  return named(config, f'{prefix}T{num_frames}_S{canvas}_x{digit_scale}_v{max_speed}_'
+               f'n{num_train}_{num_test}_' + fraction_label(validation_fraction))
 
 
 def bounce(start, velocity, num_steps: int, high: int) -> np.ndarray:
@@ -725,25 +737,35 @@ def digit_image_pools(test_fraction: float, validation_fraction: float, scale: i
 class MovingDigits(_ArraysBuilder):
   """Clips of a UCI digit moving with constant speed, bouncing off the walls.
 
-  The label is 4 * digit + direction (40 classes): naming it takes both the
-  digit's appearance and the order of the frames. The digit images of the
-  train, validation and test clips are disjoint (digit_image_pools); the
+  target 'label': the label is 4 * digit + direction (40 classes): naming it
+  takes both the digit's appearance and the order of the frames. target
+  'next_frame': the target is the clip's next frame [canvas, canvas, 1]
+  (moving_digits_arrays with one frame more: the inputs are its first
+  num_frames frames, the target its last). The digit images of the train,
+  validation and test clips are disjoint (digit_image_pools); the
   validation split has round(validation_fraction * num_train) of the
   num_train clips.
   """
 
-  VERSION = tfds.core.Version('1.0.0')
-  RELEASE_NOTES = {'1.0.0': 'cnn_vs_rnn.data.procedural.moving_digits_arrays.'}
+  VERSION = tfds.core.Version('1.1.0')
+  RELEASE_NOTES = {'1.0.0': 'cnn_vs_rnn.data.procedural.moving_digits_arrays.',
+                   '1.1.0': "Config field target: 'label' (1.0.0's data) or 'next_frame'."}
 
   def _info(self):
     c = self.builder_config
+    frame = (c.canvas, c.canvas, 1)
+    if c.target == 'next_frame':
+      description = 'Moving UCI digits: the next frame of each clip.'
+      y = tfds.features.Tensor(shape=frame, dtype=np.uint8)
+    else:
+      description = ('Moving UCI digits: label 4 * digit + direction (' +
+                     ', '.join(MOVING_DIGITS_DIRECTION_NAMES) + ').')
+      y = tfds.features.ClassLabel(num_classes=10 * len(MOVING_DIGITS_DIRECTIONS))
     return self.dataset_info_from_configs(
-        description='Moving UCI digits: label 4 * digit + direction (' +
-                    ', '.join(MOVING_DIGITS_DIRECTION_NAMES) + ').',
+        description=description,
         features=tfds.features.FeaturesDict({
-            'x': tfds.features.Tensor(shape=(c.num_frames, c.canvas, c.canvas, 1),
-                                      dtype=np.uint8),
-            'y': tfds.features.ClassLabel(num_classes=10 * len(MOVING_DIGITS_DIRECTIONS))}),
+            'x': tfds.features.Tensor(shape=(c.num_frames,) + frame, dtype=np.uint8),
+            'y': y}),
         disable_shuffling=True)
 
   def _splits(self):
@@ -751,10 +773,14 @@ class MovingDigits(_ArraysBuilder):
     pools = digit_image_pools(c.test_fraction, c.validation_fraction, c.digit_scale)
     num_val = splits_lib.num_validation(c.num_train, c.validation_fraction)
     sizes = {'train': c.num_train - num_val, 'validation': num_val, 'test': c.num_test}
+    next_frame = c.target == 'next_frame'
     out = {}
     for seed, name in enumerate(('train', 'validation', 'test')):
       if name in pools:
-        a = moving_digits_arrays(*pools[name], sizes[name], c.num_frames, c.canvas,
-                                 c.max_speed, [seed, 13])
-        out[name] = (a['x'], a['y'])
+        # The draws of moving_digits_arrays do not depend on the number of
+        # frames, so one frame more extends the same clips.
+        a = moving_digits_arrays(*pools[name], sizes[name], c.num_frames + next_frame,
+                                 c.canvas, c.max_speed, [seed, 13])
+        out[name] = ((a['x'][:, :c.num_frames], a['x'][:, c.num_frames]) if next_frame
+                     else (a['x'], a['y']))
     return out

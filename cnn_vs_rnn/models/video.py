@@ -13,20 +13,37 @@
             p*p*C] (the paper's 4x4 patches of 64x64 Moving MNIST), which
             divides the cost of every convolution by about p*p. The last
             layer's final h is pooled over (H, W) (`pool`) and read out by a
-            Dense layer.
+            Dense layer; with head='pixels' the output layer is applied at
+            every cell of the final h instead (a 1x1 convolution, as the
+            paper's prediction layer, to p*p*num_outputs values, put back as
+            the cell's p x p pixels).
   cnn3d     blocks of 3D convolutions over (time, height, width) with ReLU,
             a max pooling after each block (`pool_size` on H and W,
             `time_pool_size` on T), a readout over (T, H, W) (`pool`),
-            hidden Dense layers, then the output layer. `conv_impl` as for
-            cnn2d: 'im2col' (the default on CPU, 'auto') gathers each output
-            voxel's k x k x k patch and multiplies all patches by the kernel
-            in one matmul; 'xla' is `lax.conv_general_dilated`.
+            hidden Dense layers, then the output layer. With head='pixels'
+            the readout collapses only T (`pool`: 'flatten' stacks the
+            remaining time steps' features, 'mean'/'max' pool them), and the
+            Dense layers act at every cell of the pooled grid (1x1
+            convolutions), the output layer giving f*f*num_outputs values
+            per cell for its f x f pixels (f = pool_size ** blocks).
+            `conv_impl` as for cnn2d: 'im2col' (the default on CPU, 'auto')
+            gathers each output voxel's k x k x k patch and multiplies all
+            patches by the kernel in one matmul; 'xla' is
+            `lax.conv_general_dilated`.
   cnn_lstm  the 2D CNN of models/cnn2d.py (its `ConvBlocks`: blocks of
             conv, norm, activation, pooling) on every frame, each frame's
             map read out to a vector (`frame_pool`; 'flatten' keeps where
             things are, which motion needs), then the package's `RNN` over
             the frames (`cell`, default LSTM, and the RNN's readout `pool`).
-            With `lengths` the RNN ignores frames past each clip's end.
+            With `lengths` the RNN ignores frames past each clip's end. Its
+            state is one vector per clip, so head='pixels' reads out all
+            H*W*num_outputs values from it with the RNN's output layer (a
+            fully connected decoder, as the LSTM frame predictor of
+            Srivastava et al. 2015): no spatial prior on the output side.
+
+head='pixels' gives per-pixel outputs [B, H, W, num_outputs] (the
+'pixel_regression' task: next-frame prediction); the default 'vector' gives
+[B, num_outputs].
 
 Clips have a fixed number of frames: convlstm and cnn3d ignore `lengths`.
 """
@@ -48,10 +65,26 @@ from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.models.rnn import CELLS, RNN, input_bias_init
 
 
+HEADS = ('vector', 'pixels')  # the `head` field: [B, num_outputs] or [B, H, W, num_outputs]
+
+
 def check_video_input(name: str, input_shape) -> None:
   if len(input_shape) != 4:
     raise ConfigError(f'{name} takes video clips of shape (T, H, W, C), '
                       f'not {tuple(input_shape)}')
+
+
+def depth_to_space(h_BxHxWxPPC, p: int):
+  """[B, H, W, p*p*C] -> [B, H*p, W*p, C]: each cell's values as its p x p pixels.
+
+  The inverse of `space_to_depth` on one frame (the same order within a patch).
+  """
+  if p == 1:
+    return h_BxHxWxPPC
+  B, H, W, D = h_BxHxWxPPC.shape
+  C = D // (p * p)
+  x = h_BxHxWxPPC.reshape(B, H, W, p, p, C).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(B, H * p, W * p, C)
 
 
 # ---------------------------------------------------------------------------
@@ -117,11 +150,13 @@ class ConvLSTM(nn.Module):
   kernel_size: int = 3
   patch_size: int = 1                 # frames -> p x p patches [H/p, W/p, p*p*C] first
   pool: str = 'max'                   # final h -> vector: 'flatten', 'mean', 'max'
+  head: str = 'vector'                # 'pixels': outputs per pixel (`pool` unused)
   conv_impl: str = 'auto'             # 'auto', 'xla', 'im2col'
   dtype: Any = None                   # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
     check_video_input('convlstm', input_shape)
+    check_choice('head', self.head, HEADS)
     if not self.features:
       raise ConfigError('model.features must list at least one ConvLSTM layer width')
     if input_shape[1] % self.patch_size or input_shape[2] % self.patch_size:
@@ -137,6 +172,10 @@ class ConvLSTM(nn.Module):
     for i, f in enumerate(self.features):
       h, (_, last) = ConvLSTMLayer(int(f), self.kernel_size, self.conv_impl, self.dtype,
                                    name=f'layer{i}')(h)
+    if self.head == 'pixels':  # The output layer at every cell: a 1x1 convolution.
+      p = self.patch_size
+      out = nn.Dense(p * p * self.num_outputs, dtype=self.dtype, name='out')(last)
+      return depth_to_space(out, p)
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(readout_BxD(last, self.pool))
 
 
@@ -203,6 +242,15 @@ def readout_3d(h_BxTxHxWxC, pool: str):
   return (jnp.mean if pool == 'mean' else jnp.max)(h_BxTxHxWxC, axis=(1, 2, 3))
 
 
+def time_readout(h_BxTxHxWxC, pool: str):
+  """[B, T, H, W, C] -> [B, H, W, D]: 'flatten' stacks the T steps' features
+  (D = T*C, earliest first), 'mean' and 'max' pool over T (D = C)."""
+  if pool == 'flatten':
+    B, T, H, W, C = h_BxTxHxWxC.shape
+    return h_BxTxHxWxC.transpose(0, 2, 3, 1, 4).reshape(B, H, W, T * C)
+  return (jnp.mean if pool == 'mean' else jnp.max)(h_BxTxHxWxC, axis=1)
+
+
 @register('cnn3d', widths=('blocks', 'dense'))
 class CNN3D(nn.Module):
   """Blocks of 'SAME' 3D convolutions (k x k x k) with ReLU, max pooling, Dense layers."""
@@ -213,6 +261,7 @@ class CNN3D(nn.Module):
   time_pool_size: int = 1           # on T, after every block
   pool: str = 'max'                 # readout over (T, H, W): 'flatten', 'mean', 'max'
   dense: Sequence[int] = (64,)      # hidden Dense layers before the output
+  head: str = 'vector'              # 'pixels': outputs per pixel (`pool` over T only)
   activation: str = 'relu'
   dropout: float = 0.0              # after every hidden Dense layer, when training
   conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
@@ -226,6 +275,11 @@ class CNN3D(nn.Module):
                         'conv widths')
     check_choice('pool', self.pool, READOUTS)
     check_choice('activation', self.activation, tuple(ACTIVATIONS))
+    check_choice('head', self.head, HEADS)
+    f = self.pool_size ** len(self.blocks)
+    if self.head == 'pixels' and (input_shape[1] % f or input_shape[2] % f):
+      raise ConfigError(f"model.head='pixels' needs the frames' height and width "
+                        f'{tuple(input_shape[1:3])} divisible by pool_size ** blocks = {f}')
     t, h, w = input_shape[:3]
     for b in range(len(self.blocks)):
       t, h, w = t // self.time_pool_size, h // self.pool_size, w // self.pool_size
@@ -246,10 +300,16 @@ class CNN3D(nn.Module):
         h = act(Conv3D(int(width), k, self.conv_impl, self.dtype,
                        name=f'block{b}_conv{i}')(h))
       h = max_pool_3d(h, self.time_pool_size, self.pool_size)
-    h = readout_3d(h, self.pool)
+    pixels = self.head == 'pixels'
+    # 'pixels': [B, H/f, W/f, D], and the Dense layers below act at every cell.
+    h = time_readout(h, self.pool) if pixels else readout_3d(h, self.pool)
     for i, width in enumerate(self.dense):
       h = act(nn.Dense(int(width), dtype=self.dtype, name=f'dense{i}')(h))
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
+    if pixels:
+      f = self.pool_size ** len(self.blocks)
+      return depth_to_space(nn.Dense(f * f * self.num_outputs, dtype=self.dtype,
+                                     name='out')(h), f)
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(h)
 
 
@@ -279,6 +339,7 @@ class CNNLSTM(nn.Module):
   num_layers: int = 1
   bidirectional: bool = False
   pool: str = 'last'
+  head: str = 'vector'              # 'pixels': the RNN's output layer gives H*W*num_outputs
   dtype: Any = None                 # computation dtype (models/precision.py)
 
   def frame_cnn(self, **kwargs) -> ConvStack2D:
@@ -289,14 +350,15 @@ class CNNLSTM(nn.Module):
                        norm=self.norm, norm_groups=self.norm_groups, dropout=self.dropout,
                        conv_impl=self.conv_impl, **kwargs)
 
-  def rnn(self, **kwargs) -> RNN:
-    return RNN(self.cell, self.num_outputs, hidden_size=self.hidden_size,
+  def rnn(self, num_outputs: int | None = None, **kwargs) -> RNN:
+    return RNN(self.cell, num_outputs or self.num_outputs, hidden_size=self.hidden_size,
                num_layers=self.num_layers, bidirectional=self.bidirectional,
                pool=self.pool, dtype=self.dtype, **kwargs)
 
   def check_input(self, input_shape):
     check_video_input('cnn_lstm', input_shape)
     check_choice('cell', self.cell, tuple(CELLS))
+    check_choice('head', self.head, HEADS)
     self.frame_cnn(parent=None).check_input(tuple(input_shape[1:]))
     h, w = stack_output_hw(tuple(input_shape[1:3]), self.blocks, self.kernel_size,
                            block_paddings(self.padding, len(self.blocks)), self.pool_size,
@@ -316,4 +378,9 @@ class CNNLSTM(nn.Module):
         norm_groups=self.norm_groups, dropout=self.dropout, conv_impl=self.conv_impl,
         train=train, dtype=self.dtype, name='frames')(None, frames)
     h_BxTxD = readout_BxD(maps, self.frame_pool).reshape(B, T, -1)
+    if self.head == 'pixels':
+      H, W = x_BxTxHxWxC.shape[2:4]
+      out = self.rnn(H * W * self.num_outputs, name='rnn')(h_BxTxD, lengths=lengths,
+                                                           train=train)
+      return out.reshape(B, H, W, self.num_outputs)
     return self.rnn(name='rnn')(h_BxTxD, lengths=lengths, train=train)
