@@ -38,7 +38,11 @@ class Classification:
 
 @dataclasses.dataclass(frozen=True)
 class Regression:
-  """Mean squared error (the loss) and mean absolute error: outputs [B, D], targets [B, D]."""
+  """Mean squared error (the loss) and mean absolute error over each example's values.
+
+  outputs [B, D], targets [B, D]; or any shape of the same size per example,
+  e.g. predicted frames [B, H, W, C] (the pixel_regression task).
+  """
 
   def per_example(self, preds_BxD, batch):
     err = preds_BxD.astype(jnp.float32) - batch['targets'].reshape(preds_BxD.shape)
@@ -114,6 +118,9 @@ TASKS = {
     'per_step_classification': PerStepClassification(),
     'language_model': LanguageModel(),
     'forecasting': Forecasting(),
+    # Next-frame prediction: per-pixel MSE and MAE; its baselines add
+    # persistence (the last input frame; data/baselines.py).
+    'pixel_regression': Regression(),
 }
 
 
@@ -146,6 +153,7 @@ SELECTION = {
     'per_step_classification': ('loss', 'min'),
     'language_model': ('loss', 'min'),
     'forecasting': ('mse', 'min'),
+    'pixel_regression': ('mse', 'min'),
 }
 
 
@@ -274,26 +282,3 @@ class Dense:
       k += 1
     out['mean_iou'] = sum(ious) / len(ious) if ious else 0.0
     return out
-
-
-@register('pixel_regression', selection=('mse', 'min'))
-@dataclasses.dataclass(frozen=True)
-class PixelRegression:
-  """Per-pixel regression of a frame (next-frame prediction): MSE (the loss) and MAE.
-
-  outputs [B, H, W, C], targets [B, H, W, C] (e.g. intensities in [0, 1]).
-  Each example's MSE and MAE are means over its pixels and channels, so the
-  split's means weight every pixel alike. Its trivial baselines
-  (data/baselines.py): the train targets' mean frame, and persistence (the
-  last input frame as the prediction), logged as `baseline_*`.
-  """
-
-  def per_example(self, preds_BxHxWxC, batch):
-    targets = batch['targets']
-    err_BxP = (preds_BxHxWxC.astype(jnp.float32).reshape(targets.shape)
-               - targets).reshape(targets.shape[0], -1)
-    mse_B = jnp.mean(jnp.square(err_BxP), -1)
-    return {'loss': mse_B, 'mse': mse_B, 'mae': jnp.mean(jnp.abs(err_BxP), -1)}, 1.0
-
-  def derived(self, means: dict) -> dict:
-    return means
