@@ -2,7 +2,12 @@
 
   python -m cnn_vs_rnn.train --config configs/digits_cnn.py --workdir runs/digits_cnn
 
-Expected: eval/accuracy 0.994 +- 0.000 on the 360 test digits (seeds 0-2, measured).
+Expected over seeds 0-2 (3 replicas of one program; test at the step with the best
+validation metric; bash experiments/config_results/run.sh runs/config_results digits_cnn):
+test/accuracy 0.994 +- 0.002 (per seed 0.992, 0.994, 0.994; best step 2000; 38,282
+parameters; a 2-core CPU).
+Earlier (old protocol: whole train split, no validation split, evaluated on test): eval/accuracy
+0.994 +- 0.000 on the 360 test digits (seeds 0-2).
 """
 
 from cnn_vs_rnn import configlib
