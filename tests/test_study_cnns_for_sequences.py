@@ -15,9 +15,9 @@ def test_plans_every_sweep(tmp_path):
   assert not (tmp_path / 'out').exists()  # A plan writes no summary.
   counts = [int(l.split()[0]) for l in result.stdout.splitlines() if l.endswith(' runs')]
   # adding T=200: a sweep per family of 2 lrs; T=400: a run per recurrence at its
-  # T=200 lr; copy 100 and 200: 4 x 2; receptive field: 3 TCNs; charlm, keywords,
+  # T=200 lr; copy 100 and 200: 4 x 2; receptive field: 5 TCNs; charlm, keywords,
   # forecast, sunspots: 4 x 2.
-  assert counts == [2, 2, 2, 2, 1, 1, 1, 8, 8, 3, 8, 8, 8, 8]
+  assert counts == [2, 2, 2, 2, 1, 1, 1, 8, 8, 5, 8, 8, 8, 8]
 
 
 def test_tcn_depth_follows_the_sequence_length(tmp_path):

@@ -8,10 +8,10 @@
 # Sections (PART=<name> runs one; default: all), runs of 3 seeds each:
 #   adding200  adding T=200, 4 families x 2 lrs (8 runs)     CPU: about 40 min
 #   adding400  adding T=400, 3 recurrences at their T=200 lr  CPU: about 15 min
-#   copy100    copy memory T=100, 4 x 2 (8 runs)             GPU-sized
-#   copy200    copy memory T=200, 4 x 2 (8 runs)             GPU-sized
-#   rf         adding T=400, TCNs of 4..6 levels (3 runs)     CPU: about 30 min
-#   charlm     character LM, 4 x 2 (8 runs)                   GPU-sized
+#   copy100    copy memory T=100, 4 x 2 (8 runs)             CPU: about 25 min
+#   copy200    copy memory T=200, 4 x 2 (8 runs)             CPU: about 40 min
+#   rf         adding T=400, TCNs of 3..7 levels (5 runs)     CPU: about 75 min
+#   charlm     character LM, 4 x 2 (8 runs)                   GPU-sized (CPU: ~2.4 h)
 #   keywords   hard keywords, 4 x 2 (8 runs)                  GPU-sized
 #   forecast   Mackey-Glass, 4 x 2 (8 runs)                   GPU-sized
 #   sunspots   sunspots, 4 x 2 (8 runs)                       CPU: about 5 min
@@ -90,12 +90,12 @@ for T in 100 200; do
     --set data.seq_len=$T --set num_train_steps=2000 "${budget[@]}" "${every[@]}" --seeds 3 \
     --metric val/loss,test/loss,test/accuracy "$@"
 done
-# Receptive field against sequence length: adding T=400 with TCNs of 4..6
-# levels (receptive fields 181, 373, 757: 0.45, 0.93 and 1.9 times T), each at 20k parameters
+# Receptive field against sequence length: adding T=400 with TCNs of 3..7
+# levels (receptive fields 85, 181, 373, 757, 1525: 0.21 to 3.8 times T), each at 20k parameters
 # and the learning rate the TCN's T=200 sweep chose.
 if want rf; then
   zip=()
-  for L in ${LEVELS:-4 5 6}; do zip+=("$(tcn_levels "$L")"); done
+  for L in ${LEVELS:-3 4 5 6 7}; do zip+=("$(tcn_levels "$L")"); done
   sweep --out "$runs/rf" --configs "$(c adding_tcn)" \
     --set "optim.learning_rate=$(chosen_lr adding_tcn)" \
     --zip "model.channels=$(IFS=,; echo "${zip[*]}")" \
