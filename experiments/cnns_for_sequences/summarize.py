@@ -329,6 +329,8 @@ def rf_figure(rf: list[dict], rows: list[dict], out: str) -> None:
   ax.axhline(1 / 6, color='k', lw=1, ls=':', label='predict 1 (1/6)')
   ax.axvline(1.0, color='grey', lw=1)
   ax.set_xscale('log')
+  ax.set_xticks([0.25, 0.5, 1, 2, 4], ['0.25', '0.5', '1', '2', '4'])
+  ax.xaxis.set_minor_formatter(plt.NullFormatter())  # No labels on the minor ticks.
   ax.set_yscale('log')
   ax.set_xlabel('receptive field / T  (T = 400)')
   ax.set_ylabel('test MSE (mean ± std, 3 seeds)')
