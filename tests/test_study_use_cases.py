@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from conftest import FAST_COMPILE, REPO
+from conftest import REPO
 
 TINY = ['--set', 'num_train_steps=4', '--set', 'log_every_steps=2', '--set', 'eval_every_steps=2',
         '--set', 'checkpoint_every_steps=4', '--set', 'steps_per_loop=1',
@@ -20,8 +20,7 @@ def run_study(runs, *args, **env):
   # One CPU device, as a study runs: no cross-device collective (see conftest.py).
   return subprocess.run(['bash', 'experiments/use_cases/run.sh', str(runs), *args], cwd=REPO,
                         capture_output=True, text=True,
-                        env={**os.environ, 'PYTHON': sys.executable, 'XLA_FLAGS': FAST_COMPILE,
-                             **env})
+                        env={**os.environ, 'PYTHON': sys.executable, 'XLA_FLAGS': '', **env})
 
 
 def summarize_module():

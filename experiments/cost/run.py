@@ -388,6 +388,10 @@ def main(argv=None) -> int:
   if args.jobs > 1:
     print(f'--jobs={args.jobs}: points run side by side, so their timings are not '
           'comparable; for the pipeline only', file=sys.stderr, flush=True)
+  # The package is imported here, before the worker threads: two threads that
+  # import it at once can each get the other's half-initialised module
+  # (ImportError: "partially initialized module 'cnn_vs_rnn.models.registry'").
+  importlib.import_module('cnn_vs_rnn.models')
   with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
     for future in [pool.submit(run_family, f, p) for f, p in by_family.items()]:
       future.result()
