@@ -267,6 +267,10 @@ class CNN3D(nn.Module):
   conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
   dtype: Any = None                 # computation dtype (models/precision.py)
 
+  def pixels_per_cell(self) -> int:
+    """f: each cell of the pooled grid stands for f x f pixels (head='pixels')."""
+    return self.pool_size ** len(self.blocks)
+
   def check_input(self, input_shape):
     check_video_input('cnn3d', input_shape)
     check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
@@ -276,7 +280,7 @@ class CNN3D(nn.Module):
     check_choice('pool', self.pool, READOUTS)
     check_choice('activation', self.activation, tuple(ACTIVATIONS))
     check_choice('head', self.head, HEADS)
-    f = self.pool_size ** len(self.blocks)
+    f = self.pixels_per_cell()
     if self.head == 'pixels' and (input_shape[1] % f or input_shape[2] % f):
       raise ConfigError(f"model.head='pixels' needs the frames' height and width "
                         f'{tuple(input_shape[1:3])} divisible by pool_size ** blocks = {f}')
@@ -307,7 +311,7 @@ class CNN3D(nn.Module):
       h = act(nn.Dense(int(width), dtype=self.dtype, name=f'dense{i}')(h))
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     if pixels:
-      f = self.pool_size ** len(self.blocks)
+      f = self.pixels_per_cell()
       return depth_to_space(nn.Dense(f * f * self.num_outputs, dtype=self.dtype,
                                      name='out')(h), f)
     return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(h)
