@@ -23,6 +23,7 @@ not found; a crash that happens twice still fails the suite.
 """
 
 import os
+import shutil
 import tempfile
 
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
@@ -34,9 +35,29 @@ if 'TFDS_DATA_DIR' not in os.environ or os.environ.get('CNN_VS_RNN_TEST_TFDS') =
   os.environ['TFDS_DATA_DIR'] = tempfile.mkdtemp(prefix=f'cnn_vs_rnn_tfds_{_WORKER}')
   os.environ['CNN_VS_RNN_TEST_TFDS'] = 'temp'
 
+# One persistent compilation cache for the whole run: the xdist workers and the
+# processes the tests start (train, resume, evaluate, sweeps, 2-process runs)
+# inherit it, so a program compiled once (the same step after a resume, in the
+# second process of a multi-host run, in the next test that builds the same
+# config) is read back instead of compiled again. On test_faults.py and
+# test_train.py it cut the wall time to 0.69x (330 s -> 226 s, 2 workers). The
+# cache is this run's own (a fresh temp dir, removed at the end) unless
+# JAX_COMPILATION_CACHE_DIR is already set, so no run reuses another's programs.
+_OWN_CACHE = 'JAX_COMPILATION_CACHE_DIR' not in os.environ
+if _OWN_CACHE:
+  os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='cnn_vs_rnn_jax_cache_')
+  os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0.2')
+
 import glob  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 import pytest  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def pytest_unconfigure(config):
+  del config
+  if _OWN_CACHE:  # The process that made it (xdist's controller, or pytest alone).
+    shutil.rmtree(os.environ['JAX_COMPILATION_CACHE_DIR'], ignore_errors=True)
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG_DIR = os.path.join(REPO, 'configs')

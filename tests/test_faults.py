@@ -372,6 +372,8 @@ def as_nobody(argv, env=None):
   """`argv` run as user nobody (65534); skips the test where that cannot work."""
   if os.geteuid() != 0 or not shutil.which('setpriv'):
     pytest.skip('needs root and setpriv to run a command as an unprivileged user')
+  env = dict(os.environ if env is None else env)
+  env.pop('JAX_COMPILATION_CACHE_DIR', None)  # The suite's cache is root's.
   return run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', *argv],
              env=env)
 

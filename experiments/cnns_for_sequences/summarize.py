@@ -128,7 +128,8 @@ def task_rows(runs: str) -> list[dict]:
           'num_params': p['num_params'], 'receptive_field': p.get('receptive_field'),
           'learning_rate': lr_of(p), 'tried': p['tried'],
           'metric': test, 'unit': unit, 'style': style,
-          'validation': p['metrics'][val], 'source': 'this study',
+          'validation': to_bits(p['metrics'][val]) if style == 'bpc' else p['metrics'][val],
+          'source': 'this study',
           'test': to_bits(stats) if style == 'bpc' and stats else stats,
           'test_accuracy': p['metrics'].get('test/accuracy') if sub.startswith('copy') else None,
           'seeds': p['seeds'], 'steps': p['step'], 'wall_s': p['wall_s']})
