@@ -292,8 +292,29 @@ class Checkpointer:
       self._finish_save()
       self._manager.close()
     except Exception:  # pylint: disable=broad-except
+      _close_parts(self._manager)
       if not quiet:
         raise
+
+
+# The parts CheckpointManager.close() closes, in its order. Its close() stops at the
+# first part that raises (after a failed save, the async checkpointer raises its
+# error again), which left the metadata store's writer thread running: that thread
+# logged its own failure (ENOSPC) after the command's one error line.
+_MANAGER_PARTS = ('_checkpointer', '_non_blocking_metadata_store', '_blocking_metadata_store',
+                  '_checkpoint_deleter')
+
+
+def _close_parts(manager) -> None:
+  """Closes each part of `manager` that has a close(), whatever the others raise;
+  closing the metadata stores waits for their writes."""
+  for name in _MANAGER_PARTS:
+    part = getattr(manager, name, None)
+    try:
+      if part is not None:
+        part.close()
+    except Exception:  # pylint: disable=broad-except
+      pass
 
 
 # tensorstore reports an OS error as "... [os_error_code='28'] ..." or "[OS error: 13]".
