@@ -11,9 +11,9 @@
 #   copy100    copy memory T=100, 4 x 2 (8 runs)             CPU: about 25 min
 #   copy200    copy memory T=200, 4 x 2 (8 runs)             CPU: about 40 min
 #   rf         adding T=400, TCNs of 3..7 levels (5 runs)     CPU: about 75 min
-#   charlm     character LM, 4 x 2 (8 runs)                   GPU-sized (CPU: ~2.4 h)
-#   keywords   hard keywords, 4 x 2 (8 runs)                  GPU-sized
-#   forecast   Mackey-Glass, 4 x 2 (8 runs)                   GPU-sized
+#   charlm     character LM, 4 x 2 (8 runs)                   CPU: about 2 h (1 h as 2 streams)
+#   keywords   hard keywords, 4 x 2 (8 runs)                  CPU: about 17 min
+#   forecast   Mackey-Glass, 4 x 2 (8 runs)                   CPU: about 23 min
 #   sunspots   sunspots, 4 x 2 (8 runs)                       CPU: about 5 min
 # MNIST-1D and the pixel digits are not rerun: their rows come from
 # experiments/grids_vs_sequences (same protocol and families).
