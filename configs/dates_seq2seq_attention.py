@@ -8,7 +8,11 @@ TCN encoder configs/dates_seq2seq_tcn.py.
 
   python -m cnn_vs_rnn.train --config configs/dates_seq2seq_attention.py --workdir runs/dates_attention
 
-Expected (1 seed, not a result; seed 0, 144,105 parameters, 93 s on the shared
+Expected over seeds 0-2 at model.param_budget=100000 (99,957 parameters;
+experiments/use_cases, learning rate 3e-3 chosen on validation from 1e-3 and 3e-3;
+test at the best validation step, 1500): test exact_match 1.000 +- 0.001, char_accuracy
+1.000 +- 0.000 (at 1e-3: exact_match 0.925 +- 0.021).
+At its own size, expected (1 seed, not a result; seed 0, 144,105 parameters, 93 s on the shared
 2-core CPU): validation exact_match 1.000 at steps 500, 1000 and 1500; test
 exact_match 1.000, char_accuracy 1.000 (greedy decoding).
 """

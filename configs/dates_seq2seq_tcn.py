@@ -7,7 +7,11 @@ over all of them (additive attention).
 
   python -m cnn_vs_rnn.train --config configs/dates_seq2seq_tcn.py --workdir runs/dates_tcn
 
-Expected (1 seed, not a result; seed 0, 135,721 parameters, 95 s on the shared
+Expected over seeds 0-2 at model.param_budget=100000 (99,992 parameters;
+experiments/use_cases, learning rate 3e-3 chosen on validation from 1e-3 and 3e-3;
+test at the best validation step, 1500): test exact_match 1.000 +- 0.000, char_accuracy
+1.000 +- 0.000 (at 1e-3: exact_match 1.000 +- 0.001).
+At its own size, expected (1 seed, not a result; seed 0, 135,721 parameters, 95 s on the shared
 2-core CPU): validation exact_match 0.994 at step 500, 1.000 at 1000 and
 1500; test exact_match 1.000, char_accuracy 1.000.
 """
