@@ -7,16 +7,15 @@
 # unfinished ones resume. Forecasting is not run here: summarize.py carries it
 # over from experiments/config_results (and the sunspots configs' docstrings).
 #
-# Sections (PART=NAME runs one; each writes RUNS/NAME/), with their cost. CPU:
-# one core of the 2-core CPU under load, estimated from 30-step runs (README, "Cost").
-#   video         3 configs x 2 lrs, 1500 steps, 25k params, 8x24x24 clips. CPU ~2.5 h.
+# Sections (PART=NAME runs one; each writes RUNS/NAME/), with their measured
+# cost on the 2-core CPU, two or three jobs side by side (README):
+#   video         3 configs x 2 lrs, 1500 steps, 25k params, 8x24x24 clips. CPU ~30 min.
 #   translation   3 configs x 2 lrs, 1500 steps, 100k params, dates (17 -> 18 tokens);
-#                 then attention.png into RUNS/translation/. CPU ~1.2 h.
+#                 then attention.png into RUNS/translation/. CPU ~8 min (2 streams).
 #   segmentation  2 configs x 2 lrs, 500 steps, 20k params, 32x32 shapes; then
-#                 masks.png into RUNS/segmentation/. CPU ~14 min.
+#                 masks.png into RUNS/segmentation/. CPU ~12 min.
 #   keywords      3 configs x 2 lrs, 2000 steps, 40k params, 'hard' keywords
-#                 (98 x 40 log-mel). CPU ~1.6 h.
-# None is cheap enough for this CPU: all four are meant for a GPU, one stream each.
+#                 (98 x 40 log-mel). CPU ~50 min (2 streams; the 2D CNN ~25 min a run).
 #
 # Usage (from the repository root):
 #   bash experiments/use_cases/run.sh [RUNS_DIR] [SWEEP ARGS...]
