@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnn_vs_rnn.models.conv import conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout, time_mask
@@ -71,7 +72,7 @@ class CNN1D(nn.Module):
       if lengths_B is not None:
         h = jnp.where(time_mask(lengths_B, h.shape[1])[..., None], h, 0)
       h = nn.Conv(f, (k,), strides=(s,), padding=[(self.padding, self.padding)],
-                  dtype=self.dtype, name=f'conv{i}')(h)
+                  dtype=self.dtype, conv_general_dilated=conv, name=f'conv{i}')(h)
       h = nn.relu(h)
       if lengths_B is not None:
         # At least one position: a sequence too short for the stack still reads

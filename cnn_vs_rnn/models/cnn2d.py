@@ -45,6 +45,7 @@ import jax.numpy as jnp
 from jax import lax
 import flax.linen as nn
 
+from cnn_vs_rnn.models.conv import conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.precision import cast
@@ -193,8 +194,8 @@ def conv_pads(hw, kernel_hw, strides, padding: str):
 
 
 def xla_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):
-  return lax.conv_general_dilated(x_BxHxWxC, kernel_KxKxCxF, strides, padding,
-                                  dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  return conv(x_BxHxWxC, kernel_KxKxCxF, strides, padding,
+              dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
 
 def im2col_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):

@@ -30,6 +30,7 @@ import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.cnn2d import Conv2D, check_choice, CONV_IMPLS
+from cnn_vs_rnn.models.conv import conv
 from cnn_vs_rnn.models.heads import time_mask
 from cnn_vs_rnn.models.precision import cast
 from cnn_vs_rnn.models.registry import register
@@ -112,7 +113,8 @@ class CRNN(nn.Module):
     for i, f in enumerate(self.features):
       h = mask_steps(h, lengths_B)
       if h.ndim == 3:
-        h = nn.Conv(int(f), (k,), padding='SAME', dtype=self.dtype, name=f'conv{i}')(h)
+        h = nn.Conv(int(f), (k,), padding='SAME', dtype=self.dtype, conv_general_dilated=conv,
+                    name=f'conv{i}')(h)
       else:
         h = Conv2D(int(f), (k, k), padding='SAME', impl=self.conv_impl, dtype=self.dtype,
                    name=f'conv{i}')(h)

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from cnn_vs_rnn.models.conv import conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
@@ -79,7 +80,7 @@ class CausalConv(nn.Module):
     bias = self.param('bias', nn.initializers.zeros_init(), (f,))
     x_BxTxC, kernel, bias = nn.dtypes.promote_dtype(x_BxTxC, kernel, bias, dtype=self.dtype)
     cp, fp = padded_channels(c, f)
-    y_BxTxF = jax.lax.conv_general_dilated(
+    y_BxTxF = conv(
         jnp.pad(x_BxTxC, ((0, 0), (0, 0), (0, cp - c))),
         jnp.pad(kernel, ((0, 0), (0, cp - c), (0, fp - f))),
         window_strides=(1,), padding=[((k - 1) * d, 0)], rhs_dilation=(d,),
@@ -120,7 +121,8 @@ class TemporalBlock(nn.Module):
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
-      res = nn.Conv(self.features, (1,), dtype=self.dtype, name='downsample')(res)
+      res = nn.Conv(self.features, (1,), dtype=self.dtype, conv_general_dilated=conv,
+                    name='downsample')(res)
     # Written once and read by the next block and by the backward pass, not
     # recomputed inside each of their fusions (models/materialize.py).
     return materialize(nn.relu(h + res))

@@ -60,6 +60,7 @@ from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.cnn2d import (ACTIVATIONS, CONV_IMPLS, READOUTS, ConvBlocks, Conv2D,
                                      ConvStack2D, block_paddings, check_choice, readout_BxD,
                                      resolve_conv_impl, stack_output_hw)
+from cnn_vs_rnn.models.conv import conv
 from cnn_vs_rnn.models.precision import cast, state_dtype
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.models.rnn import CELLS, RNN, input_bias_init
@@ -185,8 +186,8 @@ class ConvLSTM(nn.Module):
 
 def xla_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
   """'SAME' 3D convolution, stride 1."""
-  return lax.conv_general_dilated(x_BxTxHxWxC, kernel_KxKxKxCxF, (1, 1, 1), 'SAME',
-                                  dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
+  return conv(x_BxTxHxWxC, kernel_KxKxKxCxF, (1, 1, 1), 'SAME',
+              dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
 
 
 def im2col_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
