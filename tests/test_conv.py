@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from cnn_vs_rnn.models.conv import channels_last, conv
+from cnn_vs_rnn.models.conv import channels_last, conv, im2col
 
 # (input shape, kernel shape, strides, padding, kernel dilation)
 CASES = [
@@ -150,3 +150,46 @@ def test_flax_conv_with_it_keeps_its_parameters_and_outputs():
   g_plain = jax.grad(lambda p: jnp.sum(plain.apply(p, x) ** 2))(params)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
                g_ours, g_plain)
+
+
+@pytest.mark.parametrize('x_shape,w_shape,strides,padding,dilation',
+                         [c for c in CASES if len(c[0]) == 3])
+def test_im2col_values_and_gradients_equal_lax_autodiff(x_shape, w_shape, strides, padding,
+                                                         dilation):
+  x = jax.random.normal(jax.random.PRNGKey(0), x_shape)
+  w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
+  ref = lambda x, w: _lax(x, w, strides, padding, dilation)
+  ours = lambda x, w: im2col(x, w, strides, padding, rhs_dilation=dilation,
+                             dimension_numbers=channels_last(3))
+  y_ref, vjp_ref = jax.vjp(ref, x, w)
+  y, vjp = jax.vjp(ours, x, w)
+  np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
+  g = jax.random.normal(jax.random.PRNGKey(2), y.shape)
+  for got, want in zip(vjp(g), vjp_ref(g)):
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  # Over a seed axis of replicas' kernels: batched matmuls, each replica its own.
+  ws = jnp.stack([w, 2 * w, -w])
+  np.testing.assert_allclose(jax.vmap(lambda w: ours(x, w))(ws)[1], ref(x, 2 * w),
+                             rtol=1e-5, atol=1e-5)
+
+
+def test_im2col_hands_images_to_conv():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 6, 3))
+  w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 3, 4))
+  args = ((1, 1), 'SAME')
+  np.testing.assert_allclose(im2col(x, w, *args, dimension_numbers=channels_last(4)),
+                             _lax(x, w, *args, (1, 1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('lengths', [None, (40, 23, 7)])
+def test_cnn1d_conv_impls_are_one_function(lengths):
+  from cnn_vs_rnn.models.cnn import CNN1D
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 40, 2))
+  kw = dict(lengths=None if lengths is None else jnp.asarray(lengths))
+  xla = CNN1D(10, conv_impl='xla')
+  col = CNN1D(10, conv_impl='im2col')
+  params = xla.init(jax.random.PRNGKey(1), x, **kw)
+  np.testing.assert_allclose(col.apply(params, x, **kw), xla.apply(params, x, **kw),
+                             rtol=1e-5, atol=1e-5)
+  grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x, **kw) ** 2))(params) for m in (xla, col)]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)

@@ -36,6 +36,7 @@ import functools
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 from jax import lax
 
 
@@ -125,3 +126,33 @@ def _is_channels_last(dimension_numbers, ndim: int) -> bool:
   want = lax.conv_dimension_numbers((1,) * ndim, (1,) * ndim, channels_last(ndim))
   got = lax.conv_dimension_numbers((1,) * ndim, (1,) * ndim, dimension_numbers)
   return got == want
+
+
+def im2col(lhs, rhs, window_strides: Sequence[int], padding, lhs_dilation=None,
+           rhs_dilation=None, dimension_numbers=None, feature_group_count: int = 1,
+           batch_group_count: int = 1, precision=None, preferred_element_type=None):
+  """A channels-last 1D convolution as one matmul: patches [..., T', K*C] @ kernel [K*C, F].
+
+  The same signature as `conv`; other convolutions go to `conv`. Its gradients
+  are matmuls, slices and pads, so vmapping it over replicas' kernels (the seed
+  axis of num_seeds) gives batched matmuls instead of the feature-grouped
+  convolution that vmapping a convolution over its kernel makes. On the 2-core
+  CPU: mnist1d_cnn's train step at 8 seeds took 0.67x the time of `conv`'s.
+  """
+  if not (lhs.ndim == 3 and _is_channels_last(dimension_numbers, 3)
+          and all(v == 1 for v in (lhs_dilation or (1,)))
+          and feature_group_count == 1 and batch_group_count == 1
+          and precision is None and preferred_element_type is None):
+    return conv(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
+                dimension_numbers, feature_group_count, batch_group_count, precision,
+                preferred_element_type)
+  k, c, f = rhs.shape
+  (stride,), (dilation,) = tuple(window_strides), tuple(rhs_dilation or (1,))
+  [(lo, hi)] = _pairs(padding, lhs.shape[1:2], (k,), (stride,), (dilation,))
+  x = lax.pad(lhs, lax.full((), 0, lhs.dtype), ((0, 0, 0), (lo, hi, 0), (0, 0, 0)))
+  t_out = (x.shape[1] - (k - 1) * dilation - 1) // stride + 1
+  # Tap j of output step t reads x[t * stride + j * dilation]: one strided slice per tap.
+  patches = jnp.concatenate(
+      [lax.slice_in_dim(x, j * dilation, j * dilation + (t_out - 1) * stride + 1, stride, 1)
+       for j in range(k)], axis=-1)                       # [B, T', K*C], kernel order
+  return patches @ rhs.reshape(k * c, f)
