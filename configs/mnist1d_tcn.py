@@ -35,6 +35,8 @@ def get_config():
   c.model.dropout = 0.0
   c.model.weight_norm = True
   c.model.pool = 'last'
+  # im2col on CPU: 0.85x the train step at this width, 0.52x at 3 seeds (models/tcn.py).
+  c.model.conv_impl = 'auto'
 
   c.optim.name = 'adamw'
   c.optim.learning_rate = 1e-2

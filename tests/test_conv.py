@@ -193,3 +193,16 @@ def test_cnn1d_conv_impls_are_one_function(lengths):
                              rtol=1e-5, atol=1e-5)
   grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x, **kw) ** 2))(params) for m in (xla, col)]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
+
+
+@pytest.mark.parametrize('weight_norm', [False, True])
+def test_tcn_conv_impls_are_one_function(weight_norm):
+  from cnn_vs_rnn.models.tcn import TCN
+  x = jax.random.normal(jax.random.PRNGKey(0), (3, 30, 2))
+  models = [TCN(4, channels=(5, 6), kernel_size=3, weight_norm=weight_norm, conv_impl=impl)
+            for impl in ('xla', 'im2col')]
+  params = models[0].init(jax.random.PRNGKey(1), x)
+  np.testing.assert_allclose(models[1].apply(params, x), models[0].apply(params, x),
+                             rtol=1e-5, atol=1e-5)
+  grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x) ** 2))(params) for m in models]
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)

@@ -296,6 +296,8 @@ def test_registry_per_step_spec_gives_per_step_outputs():
     (dict(name='lru', r_min=0.9, r_max=0.5), 'r_min'),
     (dict(name='tcn', channels=()), 'model.channels'),
     (dict(name='tcn', dilations=(1, 2)), "model 'tcn' has no field(s) dilations"),
+    (dict(name='tcn', conv_impl='fft'), "unknown model.conv_impl 'fft'; valid: auto, xla, im2col"),
+    (dict(name='cnn1d', conv_impl='winograd'), "unknown model.conv_impl 'winograd'"),
 ])
 def test_bad_configs(cfg, message):
   with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):

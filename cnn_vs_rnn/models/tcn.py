@@ -26,6 +26,16 @@ zeros and are sliced off; the parameters keep their shapes. mnist1d_tcn
 (15 channels, padded to 16): 0.70x the train step; 31 and 60 channels 0.90x
 and 0.84x; 10 or 25 channels are left alone (padding them to 16 or 32 was
 slower: experiments/speed).
+
+`conv_impl` computes the same convolutions, over the same parameters, as
+`lax.conv_general_dilated` ('xla', the default: models/conv.py's `conv`) or as
+one matmul over the k dilated taps ('im2col'; 'auto' is 'im2col' on CPU and
+'xla' elsewhere). On the 2-core CPU im2col is faster only for narrow TCNs:
+mnist1d_tcn (15 channels) 0.85x the train step, copy_tcn (10) 0.93x, but
+forecast_tcn 1.17x, digits_tcn 1.35x, mnist5k_tcn_pixels 1.50x, adding_tcn
+1.65x. Replicas vmapped over num_seeds gain most: mnist1d_tcn at 3 seeds
+0.52x, because vmapping a convolution over its kernel makes a feature-grouped
+convolution and vmapping im2col makes batched matmuls.
 """
 
 from __future__ import annotations
@@ -36,7 +46,8 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
-from cnn_vs_rnn.models.conv import conv
+from cnn_vs_rnn.models.cnn2d import CONV_IMPLS, check_choice, resolve_conv_impl
+from cnn_vs_rnn.models.conv import conv, im2col
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
@@ -72,6 +83,7 @@ class CausalConv(nn.Module):
   kernel_size: int
   dilation: int = 1
   dtype: Any = None
+  impl: str = 'xla'  # 'xla', 'im2col' or 'auto' (TCN.conv_impl)
 
   @nn.compact
   def __call__(self, x_BxTxC):
@@ -80,7 +92,8 @@ class CausalConv(nn.Module):
     bias = self.param('bias', nn.initializers.zeros_init(), (f,))
     x_BxTxC, kernel, bias = nn.dtypes.promote_dtype(x_BxTxC, kernel, bias, dtype=self.dtype)
     cp, fp = padded_channels(c, f)
-    y_BxTxF = conv(
+    conv_fn = {'xla': conv, 'im2col': im2col}[resolve_conv_impl(self.impl)]
+    y_BxTxF = conv_fn(
         jnp.pad(x_BxTxC, ((0, 0), (0, 0), (0, cp - c))),
         jnp.pad(kernel, ((0, 0), (0, cp - c), (0, fp - f))),
         window_strides=(1,), padding=[((k - 1) * d, 0)], rhs_dilation=(d,),
@@ -89,9 +102,9 @@ class CausalConv(nn.Module):
 
 
 def causal_conv(features: int, kernel_size: int, dilation: int, weight_norm: bool,
-                name: str, dtype=None):
+                name: str, dtype=None, impl: str = 'xla'):
   """A causal 1D convolution (`CausalConv`), weight-normalised if asked."""
-  conv = CausalConv(features, kernel_size, dilation, dtype, name=name)
+  conv = CausalConv(features, kernel_size, dilation, dtype, impl, name=name)
   if weight_norm:
     # Normalises each output channel's kernel over (kernel, in-channels); the
     # per-channel scale g is a parameter of the wrapper, the bias is untouched.
@@ -110,13 +123,15 @@ class TemporalBlock(nn.Module):
   dropout: float = 0.0
   weight_norm: bool = True
   dtype: Any = None  # computation dtype (models/precision.py)
+  conv_impl: str = 'xla'
 
   @nn.compact
   def __call__(self, x_BxTxC, train: bool = False):
     h = x_BxTxC
     for i in range(2):
       h = causal_conv(self.features, self.kernel_size, self.dilation,
-                      self.weight_norm, name=f'conv{i}', dtype=self.dtype)(h)
+                      self.weight_norm, name=f'conv{i}', dtype=self.dtype,
+                      impl=self.conv_impl)(h)
       h = nn.relu(h)
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
@@ -141,6 +156,7 @@ class TCN(nn.Module):
   dropout: float = 0.0
   weight_norm: bool = True
   pool: str = 'last'
+  conv_impl: str = 'xla'  # 'xla', 'im2col', 'auto' (see the module docstring)
   dtype: Any = None  # computation dtype (models/precision.py)
 
   def receptive_field(self) -> int:
@@ -154,6 +170,7 @@ class TCN(nn.Module):
     return levels
 
   def check_input(self, input_shape):
+    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
     if len(input_shape) != 2:
       raise ConfigError(f'tcn takes sequences of shape (T, C), not {tuple(input_shape)}')
     if not self.channels or any(int(c) < 1 for c in self.channels):
@@ -169,5 +186,6 @@ class TCN(nn.Module):
     h = cast(x_BxTxC, self.dtype)  # The residual path too runs in the computation dtype.
     for level, features in enumerate(self.channels):
       h = TemporalBlock(int(features), self.kernel_size, 2 ** level, self.dropout,
-                        self.weight_norm, self.dtype, name=f'level{level}')(h, train)
+                        self.weight_norm, self.dtype, self.conv_impl,
+                        name=f'level{level}')(h, train)
     return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths)
