@@ -136,7 +136,8 @@ class TemporalBlock(nn.Module):
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
-      res = nn.Conv(self.features, (1,), dtype=self.dtype, conv_general_dilated=conv,
+      conv_fn = {'xla': conv, 'im2col': im2col}[resolve_conv_impl(self.conv_impl)]
+      res = nn.Conv(self.features, (1,), dtype=self.dtype, conv_general_dilated=conv_fn,
                     name='downsample')(res)
     # Written once and read by the next block and by the backward pass, not
     # recomputed inside each of their fusions (models/materialize.py).
