@@ -8,7 +8,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnn_vs_rnn.models.cnn2d import CONV_IMPLS, check_choice, resolve_conv_impl
-from cnn_vs_rnn.models.conv import conv, im2col
+from cnn_vs_rnn.models.conv import BY_IMPL
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout, time_mask
@@ -76,7 +76,7 @@ class CNN1D(nn.Module):
     del train  # No dropout or normalisation here.
     h = cast(x_BxTxC, self.dtype)
     lengths_B = None if lengths is None else jnp.asarray(lengths, jnp.int32)
-    conv_fn = {'xla': conv, 'im2col': im2col}[resolve_conv_impl(self.conv_impl)]
+    conv_fn = BY_IMPL[resolve_conv_impl(self.conv_impl)]
     for i, (f, k, s) in enumerate(zip(self.features, self.kernel_sizes, self.strides)):
       if lengths_B is not None:
         h = jnp.where(time_mask(lengths_B, h.shape[1])[..., None], h, 0)

@@ -156,3 +156,7 @@ def im2col(lhs, rhs, window_strides: Sequence[int], padding, lhs_dilation=None,
       [lax.slice_in_dim(x, j * dilation, j * dilation + (t_out - 1) * stride + 1, stride, 1)
        for j in range(k)], axis=-1)                       # [B, T', K*C], kernel order
   return patches @ rhs.reshape(k * c, f)
+
+
+# A resolved `conv_impl` (cnn2d.resolve_conv_impl) -> its convolution function.
+BY_IMPL = {'xla': conv, 'im2col': im2col}

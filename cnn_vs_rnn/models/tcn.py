@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from cnn_vs_rnn.models.cnn2d import CONV_IMPLS, check_choice, resolve_conv_impl
-from cnn_vs_rnn.models.conv import conv, im2col
+from cnn_vs_rnn.models.conv import BY_IMPL
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
@@ -92,7 +92,7 @@ class CausalConv(nn.Module):
     bias = self.param('bias', nn.initializers.zeros_init(), (f,))
     x_BxTxC, kernel, bias = nn.dtypes.promote_dtype(x_BxTxC, kernel, bias, dtype=self.dtype)
     cp, fp = padded_channels(c, f)
-    conv_fn = {'xla': conv, 'im2col': im2col}[resolve_conv_impl(self.impl)]
+    conv_fn = BY_IMPL[resolve_conv_impl(self.impl)]
     y_BxTxF = conv_fn(
         jnp.pad(x_BxTxC, ((0, 0), (0, 0), (0, cp - c))),
         jnp.pad(kernel, ((0, 0), (0, cp - c), (0, fp - f))),
@@ -136,7 +136,7 @@ class TemporalBlock(nn.Module):
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
-      conv_fn = {'xla': conv, 'im2col': im2col}[resolve_conv_impl(self.conv_impl)]
+      conv_fn = BY_IMPL[resolve_conv_impl(self.conv_impl)]
       res = nn.Conv(self.features, (1,), dtype=self.dtype, conv_general_dilated=conv_fn,
                     name='downsample')(res)
     # Written once and read by the next block and by the backward pass, not
