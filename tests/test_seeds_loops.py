@@ -26,7 +26,11 @@ def smooth_gru(steps, every):
   difference after one step grows to 1e-1 in the parameters after 1000
   steps, whatever its source; this setup keeps trajectories comparable.
   """
-  config = tiny(load("mnist1d_gru"), steps=steps, every=every, batch_size=32)
+  return plain_sgd(tiny(load("mnist1d_gru"), steps=steps, every=every, batch_size=32))
+
+
+def plain_sgd(config):
+  """`config` trained by SGD at a constant 0.01, no weight decay."""
   config.optim.name, config.optim.learning_rate = 'sgd', 0.01
   config.optim.schedule, config.optim.weight_decay = 'constant', 0.0
   return config
@@ -128,9 +132,7 @@ def test_seed_axis_on_four_devices_equals_one_device(tmp_path, mnist1d):
   that to 7e-6 where a gradient is near zero, as it grows any rounding."""
   params = []
   for devices in (jax.devices()[:1], jax.devices()):
-    config = tiny(load('mnist1d_cnn'), steps=6, every=3)
-    config.optim.name, config.optim.learning_rate = 'sgd', 0.01
-    config.optim.schedule, config.optim.weight_decay = 'constant', 0.0
+    config = plain_sgd(tiny(load('mnist1d_cnn'), steps=6, every=3))
     config.num_seeds, config.steps_per_loop = 2, 3
     workdir = str(tmp_path / f'd{len(devices)}')
     train.train_and_evaluate(config, workdir, devices=devices)
