@@ -123,7 +123,7 @@ def test_resnet_layout():
     (dict(name='cnn2d', stage_sizes=(1,)), (28, 28, 1),
      "model 'cnn2d' has no field(s) stage_sizes"),
     (dict(name='cnn2d', conv_impl='winograd'), (28, 28, 1),
-     "unknown model.conv_impl 'winograd'; valid: auto, xla, im2col"),
+     "unknown model.conv_impl 'winograd'; valid: auto, canonical, im2col, lax, native, xla"),
     (dict(name='resnet', conv_impl='fft'), (28, 28, 1), "unknown model.conv_impl 'fft'"),
     (dict(name='cnn2d', batch_chunk=-1), (28, 28, 1), 'model.batch_chunk=-1 must hold integers >= 0'),
     (dict(name='vgg', norm='batch', batch_chunk=4), (28, 28, 1),
@@ -152,36 +152,6 @@ def test_check_grads_tiny_lenet():
 # Convolution implementations, pooling and batch chunks: the same function.
 
 
-@pytest.mark.parametrize('kernel,strides,padding', [
-    ((3, 3), (1, 1), 'VALID'), ((3, 3), (1, 1), 'SAME'), ((3, 3), (2, 2), 'SAME'),
-    ((1, 1), (2, 2), 'SAME'), ((5, 3), (1, 2), 'VALID'), ((4, 4), (1, 1), 'SAME'),
-], ids=str)
-def test_im2col_conv_equals_lax_conv_values_and_gradients(kernel, strides, padding):
-  rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.normal(size=(3, 9, 10, 4)), jnp.float32)
-  w = jnp.asarray(rng.normal(size=kernel + (4, 5)), jnp.float32)
-  ref = cnn2d.xla_conv2d(x, w, strides, padding)
-  got = cnn2d.im2col_conv2d(x, w, strides, padding)
-  assert got.shape == ref.shape
-  np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
-  ct = jnp.asarray(rng.normal(size=ref.shape), jnp.float32)
-  grads = [jax.vjp(lambda x, w: f(x, w, strides, padding), x, w)[1](ct)
-           for f in (cnn2d.xla_conv2d, cnn2d.im2col_conv2d)]
-  for want, have in zip(*grads):
-    np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-3)
-
-
-def test_im2col_conv_against_a_numpy_loop():
-  rng = np.random.default_rng(1)
-  x, w = rng.normal(size=(2, 5, 6, 3)), rng.normal(size=(3, 2, 3, 4))
-  want = np.zeros((2, 3, 5, 4))
-  for i in range(3):
-    for j in range(5):
-      want[:, i, j] = np.einsum('bhwc,hwcf->bf', x[:, i:i + 3, j:j + 2], w)
-  got = cnn2d.im2col_conv2d(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
-                            (1, 1), 'VALID')
-  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-
 
 @pytest.mark.parametrize('pooling,flax_pool', [('max', 'max_pool'), ('avg', 'avg_pool')])
 @pytest.mark.parametrize('hw', [(8, 8), (9, 7)], ids=str)
@@ -201,13 +171,13 @@ def test_conv_impls_and_batch_chunks_compute_the_same_function(cfg):
   shape = (12, 12, 2)
   spec = DataSpec(input_shape=shape, task='classification', num_outputs=5)
   x = jnp.asarray(np.random.default_rng(3).normal(size=(7,) + shape), jnp.float32)
-  ref_model = build(spec, **cfg, conv_impl='xla')
+  ref_model = build(spec, **cfg, conv_impl='native')
   params = init(ref_model, shape)['params']
   loss = lambda model: jax.value_and_grad(
       lambda p: jnp.sum(jnp.sin(model.apply({'params': p}, x))))(params)
   want_value, want_grads = loss(ref_model)
   # 7 examples in chunks of 3: the last chunk is padded, and the padding dropped.
-  for impl, chunk in [('im2col', 0), ('xla', 3), ('im2col', 3), ('im2col', 7)]:
+  for impl, chunk in [('im2col', 0), ('native', 3), ('im2col', 3), ('im2col', 7)]:
     model = build(spec, **cfg, conv_impl=impl, batch_chunk=chunk)
     assert jax.tree.structure(init(model, shape)['params']) == jax.tree.structure(params)
     value, grads = loss(model)
@@ -221,7 +191,7 @@ def test_resnet_conv_impls_agree():
   x = jnp.asarray(np.random.default_rng(4).normal(size=(2,) + shape), jnp.float32)
   spec = DataSpec(input_shape=shape, task='classification', num_outputs=4)
   cfg = dict(name='resnet', stage_sizes=(1, 1), width=4, norm='group', norm_groups=2)
-  ref = build(spec, **cfg, conv_impl='xla')
+  ref = build(spec, **cfg, conv_impl='native')
   variables = init(ref, shape)
   np.testing.assert_allclose(build(spec, **cfg, conv_impl='im2col').apply(variables, x),
                              ref.apply(variables, x), rtol=1e-4, atol=1e-5)

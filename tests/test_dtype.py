@@ -52,7 +52,7 @@ SMALL = {
     'cnn3d': dict(blocks=((4,),), dense=(8,)),
     'cnn_lstm': dict(blocks=((4,),), hidden_size=4),
     'seq2seq': dict(hidden_size=4, attention_size=4, decoder_embed_dim=3),
-    'unet': dict(features=(4, 4), conv_impl='xla'),
+    'unet': dict(features=(4, 4), conv_impl='native'),
     'renet': dict(hidden_size=8),
 }
 
@@ -67,7 +67,7 @@ VARIANTS = [
     dict(name='cnn2d', blocks=((4,),), dense=(8,), norm='batch'),
     dict(name='cnn2d', blocks=((4,),), dense=(8,), norm='group', norm_groups=2,
          batch_chunk=3),
-    dict(name='resnet', stage_sizes=(1,), width=4, norm='layer', conv_impl='xla'),
+    dict(name='resnet', stage_sizes=(1,), width=4, norm='layer', conv_impl='native'),
     dict(name='lstm', hidden_size=4, embed_dim=3, tokens=True),   # Embedded, nn.Embed
     dict(name='cnn1d', features=(4,), kernel_sizes=(3,), strides=(1,), pool='max',
          tokens=True),                                            # Embedded, one-hot

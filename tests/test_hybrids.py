@@ -55,7 +55,7 @@ def numpy_convlstm(p, x_BxTxHxWxC, F):
   return np.stack(outs, 1), c, h
 
 
-@pytest.mark.parametrize('impl', ['xla', 'im2col'])
+@pytest.mark.parametrize('impl', ['native', 'im2col'])
 def test_convlstm_matches_numpy_equations(impl):
   # Three steps; the first output is one step from the zero state.
   T, F = 3, 3
@@ -71,7 +71,7 @@ def test_convlstm_matches_numpy_equations(impl):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('impl', ['xla', 'im2col'])
+@pytest.mark.parametrize('impl', ['native', 'im2col'])
 def test_conv3d_is_flax_conv_values_and_gradients(impl):
   import flax.linen as nn
   from cnn_vs_rnn.models.video import Conv3D

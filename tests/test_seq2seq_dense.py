@@ -341,7 +341,7 @@ def test_segmentation_labels_match_the_shapes_drawn():
     (dict(name='seq2seq', **MODELS['additive']), SEQ2SEQ),
     (dict(name='seq2seq', **MODELS['dot_tcn_gru']), SEQ2SEQ),
     (dict(name='seq2seq', **MODELS['none_gru']), SEQ2SEQ),
-    (dict(name='unet', features=(3, 4), conv_impl='xla'), DENSE),
+    (dict(name='unet', features=(3, 4), conv_impl='native'), DENSE),
     (dict(name='renet', hidden_size=3, patch_size=2), DENSE),
 ], ids=['seq2seq_additive', 'seq2seq_dot_tcn', 'seq2seq_none', 'unet', 'renet'])
 def test_every_parameter_gets_a_gradient(cfg, spec):

@@ -12,6 +12,9 @@ one-hot vectors when `embed_dim` is 0.
 
 `build(..., dtype='bfloat16')` (the top-level `config.dtype`) sets every
 module's computation dtype; parameters stay float32 (models/precision.py).
+`build` also resolves a model's `conv_impl` to the kernel that runs on this
+backend, once (kernels/resolve.py): modules compute with the kernels of
+cnn_vs_rnn/kernels and never ask which backend runs.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from cnn_vs_rnn import kernels
 from cnn_vs_rnn.errors import ConfigError, choose, show
 from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
@@ -80,6 +84,7 @@ def build(model_config, spec, dtype: str | None = None) -> nn.Module:
     hint = '; the computation dtype is the top-level config.dtype' if 'dtype' in unknown else ''
     raise ConfigError(f'model {name!r} has no field(s) {", ".join(unknown)}; '
                       f'valid: {", ".join(valid)}{hint}')
+  kwargs = resolve_kernels(factory, kwargs)
   check_sizes(name, {**kwargs, 'embed_dim': model_config.get('embed_dim', 0),
                       'param_budget': model_config.get('param_budget', 0)})
   if 'pool' in kwargs and kwargs['pool'] not in POOLS:
@@ -103,6 +108,16 @@ def build(model_config, spec, dtype: str | None = None) -> nn.Module:
   check_fits(model, name, spec)
   warn_if_blind(backbone, name, spec)
   return model
+
+
+def resolve_kernels(factory, kwargs: dict) -> dict:
+  """`kwargs` with the model's `conv_impl` (the config's, else the field's default)
+  resolved to the kernel that runs on this backend: 'lax', 'canonical' or 'im2col'."""
+  cls = factory.func if isinstance(factory, functools.partial) else factory
+  field = {f.name: f for f in dataclasses.fields(cls)}.get('conv_impl')
+  if field is None:
+    return kwargs
+  return {**kwargs, 'conv_impl': kernels.resolve_conv(kwargs.get('conv_impl', field.default))}
 
 
 def receptive_field(model: nn.Module) -> int | None:

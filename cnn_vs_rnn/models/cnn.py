@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnn_vs_rnn.models.cnn2d import CONV_IMPLS, check_choice, resolve_conv_impl
-from cnn_vs_rnn.models.conv import BY_IMPL
+from cnn_vs_rnn.kernels import check_conv_impl
+from cnn_vs_rnn.models.conv import Conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout, time_mask
@@ -27,10 +27,9 @@ class CNN1D(nn.Module):
   of 25 channels (kernels 5, 3, 3; stride 2; padding 1) and a linear layer
   on the flattened features: 5,210 parameters for 40 steps and 10 classes.
 
-  `conv_impl` ('auto', 'xla', 'im2col') computes the same convolutions, over
-  the same parameters, as `lax.conv_general_dilated` (models/conv.py's `conv`)
-  or as one matmul over patches (`im2col`); 'auto' is 'im2col' on CPU, where
-  it trains several replicas at once (num_seeds) faster, and 'xla' elsewhere.
+  `conv_impl` picks the kernel that computes the convolutions, over the same
+  parameters (kernels/resolve.py); 'auto' is im2col on CPU, where it trains
+  several replicas at once (num_seeds) faster, and lax elsewhere.
   """
   num_outputs: int
   features: Sequence[int] = (25, 25, 25)
@@ -42,7 +41,7 @@ class CNN1D(nn.Module):
   dtype: Any = None  # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    check_conv_impl(self.conv_impl)
     if not (len(self.features) == len(self.kernel_sizes) == len(self.strides)):
       raise ConfigError(
           f'model.features={tuple(self.features)}, model.kernel_sizes='
@@ -76,12 +75,11 @@ class CNN1D(nn.Module):
     del train  # No dropout or normalisation here.
     h = cast(x_BxTxC, self.dtype)
     lengths_B = None if lengths is None else jnp.asarray(lengths, jnp.int32)
-    conv_fn = BY_IMPL[resolve_conv_impl(self.conv_impl)]
     for i, (f, k, s) in enumerate(zip(self.features, self.kernel_sizes, self.strides)):
       if lengths_B is not None:
         h = jnp.where(time_mask(lengths_B, h.shape[1])[..., None], h, 0)
-      h = nn.Conv(f, (k,), strides=(s,), padding=[(self.padding, self.padding)],
-                  dtype=self.dtype, conv_general_dilated=conv_fn, name=f'conv{i}')(h)
+      h = Conv(f, (k,), strides=s, padding=[(self.padding, self.padding)],
+               impl=self.conv_impl, dtype=self.dtype, name=f'conv{i}')(h)
       h = nn.relu(h)
       if lengths_B is not None:
         # At least one position: a sequence too short for the stack still reads

@@ -16,11 +16,10 @@
           stage (the first block of every stage after the first strides 2),
           norm-act before every convolution, global average pool, Dense.
 
-`conv_impl` picks how a convolution is computed, over the same parameters:
-'xla' is `lax.conv_general_dilated`; 'im2col' gathers each output pixel's
-patch and multiplies all patches by the kernel in one matmul; 'auto' (the
-default) is 'im2col' on CPU, where XLA's convolutions are slow (about 3x on
-the cnn_mnist benchmark), and 'xla' elsewhere. `batch_chunk` > 0 runs the
+`conv_impl` picks the kernel that computes every convolution, over the same
+parameters (kernels/resolve.py): 'auto' (the default) is im2col on CPU, where
+XLA's convolutions are slow (about 3x on the cnn_mnist benchmark), and lax
+elsewhere. `batch_chunk` > 0 runs the
 convolutional blocks of cnn2d/vgg/lenet over chunks of that many examples
 (`nn.scan` with rematerialisation), so that every intermediate stays in the
 CPU cache; the result is the same function (see experiments/speed).
@@ -40,12 +39,11 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import jax
 import jax.numpy as jnp
-from jax import lax
 import flax.linen as nn
 
-from cnn_vs_rnn.models.conv import conv
+from cnn_vs_rnn.kernels import check_conv_impl
+from cnn_vs_rnn.models.conv import Conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.precision import cast
@@ -54,7 +52,6 @@ NORMS = ('batch', 'layer', 'group', 'none')
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'gelu': nn.gelu}
 POOLINGS = ('max', 'avg', 'none')   # between blocks
 READOUTS = ('flatten', 'mean', 'max')  # the `pool` field: feature map -> vector
-CONV_IMPLS = ('auto', 'xla', 'im2col')
 BATCH_NORM_MOMENTUM = 0.9
 
 
@@ -177,71 +174,9 @@ def spatial_pool(h_BxHxWxC, pooling: str, size: int):
   return jnp.mean(windows, axis=(2, 4))
 
 
-# ---------------------------------------------------------------------------
-# Convolutions.
-
-
-def resolve_conv_impl(impl: str) -> str:
-  """'auto' -> 'im2col' on CPU, 'xla' on GPU/TPU."""
-  if impl == 'auto':
-    return 'im2col' if jax.default_backend() == 'cpu' else 'xla'
-  return impl
-
-
-def conv_pads(hw, kernel_hw, strides, padding: str):
-  """[(lo, hi), (lo, hi)] spatial padding, as lax.conv_general_dilated computes it."""
-  return lax.padtype_to_pads(hw, kernel_hw, strides, padding)
-
-
-def xla_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):
-  return conv(x_BxHxWxC, kernel_KxKxCxF, strides, padding,
-              dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-
-
-def im2col_conv2d(x_BxHxWxC, kernel_KxKxCxF, strides, padding: str):
-  """The convolution of `xla_conv2d` as patches [B*H'*W', KH*KW*C] @ [KH*KW*C, F].
-
-  A patch lists its pixels row by row, each pixel's C channels together: the
-  order of the kernel's (KH, KW, C) axes, so the kernel is only reshaped.
-  """
-  kh, kw, c, f = kernel_KxKxCxF.shape
-  sh, sw = strides
-  pads = conv_pads(x_BxHxWxC.shape[1:3], (kh, kw), strides, padding)
-  x = jnp.pad(x_BxHxWxC, ((0, 0), *pads, (0, 0)))
-  b, h, w, _ = x.shape
-  ho, wo = (h - kh) // sh + 1, (w - kw) // sw + 1
-  patches = jnp.concatenate(
-      [lax.slice(x, (0, i, j, 0), (b, i + (ho - 1) * sh + 1, j + (wo - 1) * sw + 1, c),
-                 (1, sh, sw, 1))
-       for i in range(kh) for j in range(kw)], axis=-1)
-  y = patches.reshape(b * ho * wo, kh * kw * c) @ kernel_KxKxCxF.reshape(kh * kw * c, f)
-  return y.reshape(b, ho, wo, f)
-
-
-CONV2D = {'xla': xla_conv2d, 'im2col': im2col_conv2d}
-
-
-class Conv2D(nn.Module):
-  """`nn.Conv` for images (same parameters, names and initialisers), computed by `impl`."""
-  features: int
-  kernel_size: Sequence[int]
-  strides: int = 1
-  padding: str = 'SAME'
-  use_bias: bool = True
-  impl: str = 'auto'
-  dtype: Any = None  # computation dtype: inputs and (float32) parameters are cast to it
-
-  @nn.compact
-  def __call__(self, x_BxHxWxC):
-    kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (*self.kernel_size, x_BxHxWxC.shape[-1], self.features))
-    conv = CONV2D[resolve_conv_impl(self.impl)]
-    y = conv(cast(x_BxHxWxC, self.dtype), cast(kernel, self.dtype),
-             (self.strides, self.strides), self.padding)
-    if self.use_bias:
-      y = y + cast(self.param('bias', nn.initializers.zeros_init(), (self.features,)),
-                   self.dtype)
-    return y
+# Convolutions: `nn.Conv` for images (same parameters, names and initialisers),
+# computed by the kernel `impl` names (models/conv.py).
+Conv2D = Conv
 
 
 # ---------------------------------------------------------------------------
@@ -266,7 +201,7 @@ class ConvStack2D(nn.Module):
   norm: str = 'none'
   norm_groups: int = 8
   dropout: float = 0.0
-  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
+  conv_impl: str = 'auto'           # kernels/resolve.py: 'auto', 'native', 'lax', ...
   batch_chunk: int = 0              # > 0: the conv blocks run on chunks of this many examples
   dtype: Any = None                 # computation dtype (models/precision.py)
 
@@ -287,7 +222,7 @@ class ConvStack2D(nn.Module):
     check_choice('pooling', self.pooling, POOLINGS)
     check_choice('pool', self.pool, READOUTS)
     check_choice('activation', self.activation, tuple(ACTIVATIONS))
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    check_conv_impl(self.conv_impl)
     if self.batch_chunk < 0:
       raise ConfigError(f'model.batch_chunk={self.batch_chunk} must be >= 0 (0: the whole batch)')
     if self.batch_chunk and self.norm == 'batch':
@@ -438,7 +373,7 @@ class PreActResNet(nn.Module):
   norm: str = 'batch'
   norm_groups: int = 8
   dropout: float = 0.0
-  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
+  conv_impl: str = 'auto'           # kernels/resolve.py: 'auto', 'native', 'lax', ...
   dtype: Any = None                 # computation dtype (models/precision.py)
 
   registry_name = 'resnet'
@@ -461,7 +396,7 @@ class PreActResNet(nn.Module):
       raise ConfigError(f'model.stage_widths={tuple(self.stage_widths)} needs one width '
                         f'per stage of stage_sizes={tuple(self.stage_sizes)}')
     check_common(self.norm, self.widths(), self.norm_groups, self.dropout)
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    check_conv_impl(self.conv_impl)
     if min(input_shape[:2]) < 1:  # SAME strided convolutions never empty a map.
       raise ConfigError(f'resnet needs images of at least 1x1, not {tuple(input_shape)}')
 

@@ -29,8 +29,9 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.cnn2d import Conv2D, check_choice, CONV_IMPLS
-from cnn_vs_rnn.models.conv import conv
+from cnn_vs_rnn.kernels import check_conv_impl
+from cnn_vs_rnn.models.cnn2d import check_choice
+from cnn_vs_rnn.models.conv import Conv
 from cnn_vs_rnn.models.heads import time_mask
 from cnn_vs_rnn.models.precision import cast
 from cnn_vs_rnn.models.registry import register
@@ -85,7 +86,7 @@ class CRNN(nn.Module):
   bidirectional: bool = False
   pool: str = 'last'                   # the RNN's readout (heads.POOLS)
   recurrence: str = 'scan'             # the RNN's loop: 'scan' or 'fused'
-  conv_impl: str = 'auto'              # 2D convolutions: 'auto', 'xla', 'im2col'
+  conv_impl: str = 'auto'              # 2D convolutions (kernels/resolve.py)
   dtype: Any = None                    # computation dtype (models/precision.py)
 
   def rnn(self, **kwargs) -> RNN:
@@ -100,7 +101,7 @@ class CRNN(nn.Module):
     if not self.features:
       raise ConfigError('model.features must list at least one convolution width')
     check_choice('cell', self.cell, tuple(CELLS))
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    check_conv_impl(self.conv_impl)
     steps = front_end_shape(input_shape, len(self.features), self.pool_size,
                             self.features[-1])
     self.rnn(parent=None).check_input(steps)
@@ -112,12 +113,10 @@ class CRNN(nn.Module):
     k = self.kernel_size
     for i, f in enumerate(self.features):
       h = mask_steps(h, lengths_B)
-      if h.ndim == 3:
-        h = nn.Conv(int(f), (k,), padding='SAME', dtype=self.dtype, conv_general_dilated=conv,
-                    name=f'conv{i}')(h)
-      else:
-        h = Conv2D(int(f), (k, k), padding='SAME', impl=self.conv_impl, dtype=self.dtype,
-                   name=f'conv{i}')(h)
+      # 1D convolutions: the backend's own ('native'); 2D ones: conv_impl.
+      impl = 'native' if h.ndim == 3 else self.conv_impl
+      h = Conv(int(f), (k,) * (h.ndim - 2), padding='SAME', impl=impl, dtype=self.dtype,
+               name=f'conv{i}')(h)
       h = ceil_max_pool(mask_steps(nn.relu(h), lengths_B), self.pool_size)
       if lengths_B is not None:
         lengths_B = -(-lengths_B // self.pool_size)

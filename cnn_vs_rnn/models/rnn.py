@@ -21,8 +21,8 @@ bfloat16 rounding. Layer outputs are the float32 states.
 
 `recurrence` picks how a layer's loop is computed, over the same parameters
 (same names and initialisers): 'scan' is `nn.scan` over the cell modules
-above; 'fused' is models/fused_rnn.py, a `lax.scan` with a hand-written
-backward pass, faster on CPU. 'fused' applies when every step is valid (no
+above; 'fused' is `kernels.recurrence` (kernels/fused_rnn.py), a `lax.scan`
+with a hand-written backward pass, faster on CPU. 'fused' applies when every step is valid (no
 lengths); a batch with lengths always takes the 'scan' path.
 
 Diagnostics (cnn_vs_rnn/diagnostics.py) read dL/dh_t through a zero
@@ -39,9 +39,9 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from cnn_vs_rnn.kernels import orthogonal_init, recurrence
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models import fused_rnn
 from cnn_vs_rnn.models.heads import Readout, time_mask
 from cnn_vs_rnn.models.precision import cast, state_dtype
 
@@ -53,38 +53,6 @@ ACTIVATIONS = {'tanh': jnp.tanh, 'relu': nn.relu}
 def identity_init(key, shape, dtype=jnp.float32):
   del key
   return jnp.eye(*shape, dtype=dtype)
-
-
-@jax.custom_batching.custom_vmap
-def _qr(z_NxM):
-  q, r = jnp.linalg.qr(z_NxM)
-  return q, r
-
-
-@_qr.def_vmap
-def _qr_one_at_a_time(axis_size, in_batched, z_BxNxM):
-  """A batch of QRs as a loop of single ones. On CPU, jaxlib 0.10's LAPACK kernels
-  split a batch over XLA's intra-op thread pool and wait for the pieces from inside
-  a pool thread; when as many batched QRs run at once as the pool has threads
-  (the independent initialisers of an init vmapped over seeds, on 2 cores), every
-  thread waits and none runs a piece: the process hangs. One matrix per call never
-  splits, and gives the same numbers (the batched kernel loops over the same calls)."""
-  del axis_size, in_batched
-  return jax.lax.map(_qr, z_BxNxM), (True, True)
-
-
-def orthogonal_init(scale: float = 1.0):
-  """`jax.nn.initializers.orthogonal(scale)` (a 2D kernel, columns orthonormal when
-  it has fewer columns than rows, rows otherwise), the same numbers for the same
-  key, but safe to vmap on CPU (see `_qr_one_at_a_time`)."""
-  def init(key, shape, dtype=jnp.float32):
-    n_rows, n_cols = shape
-    z = jax.random.normal(key, (max(n_rows, n_cols), min(n_rows, n_cols)), dtype)
-    q, r = _qr(z)
-    q = q * jnp.sign(jnp.diagonal(r))[None, :]
-    q = q.T if n_rows < n_cols else q
-    return jnp.asarray(scale, dtype) * q
-  return init
 
 
 RECURRENCES = ('scan', 'fused')
@@ -319,7 +287,7 @@ class Recurrence(nn.Module):
     return outputs, final_h
 
   def fused(self, x_BxTxC):
-    """models/fused_rnn.py over the parameters the 'scan' path creates.
+    """`kernels.recurrence` over the parameters the 'scan' path creates.
 
     The parameters enter the custom VJP already cast to the computation
     dtype; the cast's own VJP turns their gradients back into float32.
@@ -334,9 +302,8 @@ class Recurrence(nn.Module):
                                                  kwargs.get('recurrent_init_scale', 1.0)),
                            name='scan')()
     params = tuple(cast(p, self.dtype) for p in (w_x, b_x, w_h, b_h))
-    h_TxBxH = fused_rnn.sequence(self.cell_name, params,
-                                 jnp.swapaxes(cast(x_BxTxC, self.dtype), 0, 1),
-                                 kwargs.get('activation', 'tanh'), self.unroll)
+    h_TxBxH = recurrence(self.cell_name, params, jnp.swapaxes(cast(x_BxTxC, self.dtype), 0, 1),
+                         kwargs.get('activation', 'tanh'), self.unroll)
     return jnp.swapaxes(h_TxBxH, 0, 1), h_TxBxH[-1]
 
 

@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.cnn2d import (CONV_IMPLS, Conv2D, check_choice, check_common,
+from cnn_vs_rnn.kernels import check_conv_impl
+from cnn_vs_rnn.models.cnn2d import (Conv2D, check_choice, check_common,
                                      check_image_input, make_norm, spatial_pool)
 from cnn_vs_rnn.models.precision import cast
 from cnn_vs_rnn.models.registry import register
@@ -51,7 +52,7 @@ class UNet(nn.Module):
   features: Sequence[int] = (16, 32, 64)
   norm: str = 'batch'
   norm_groups: int = 4
-  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col' (cnn2d.py)
+  conv_impl: str = 'auto'           # kernels/resolve.py
   dtype: Any = None                 # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
@@ -59,7 +60,7 @@ class UNet(nn.Module):
     if not self.features:
       raise ConfigError('model.features must hold at least one level width')
     check_common(self.norm, self.features, self.norm_groups, 0.0)
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    check_conv_impl(self.conv_impl)
     factor = 2 ** (len(self.features) - 1)
     if input_shape[0] % factor or input_shape[1] % factor:
       raise ConfigError(f'unet with {len(self.features)} levels needs H and W divisible '

@@ -18,40 +18,30 @@ The output at step t depends on exactly `receptive_field(kernel_size, levels)`
 causal, padding past an example's length never changes its outputs at valid
 steps, and the 'last' readout reads step length - 1.
 
-On CPU, a convolution whose channel counts are not multiples of 8 runs with
-its input and output channels zero-padded up to multiples of 8 when that adds
-at most a quarter to its multiply-adds (`padded_channels`): XLA:CPU's
-convolutions are much slower at such widths. The extra channels add exact
-zeros and are sliced off; the parameters keep their shapes. mnist1d_tcn
-(15 channels, padded to 16): 0.70x the train step; 31 and 60 channels 0.90x
-and 0.84x; 10 or 25 channels are left alone (padding them to 16 or 32 was
-slower: experiments/speed).
-
-`conv_impl` computes the same convolutions, over the same parameters, as
-`lax.conv_general_dilated` ('xla', the default: models/conv.py's `conv`) or as
-one matmul over the k dilated taps ('im2col'; 'auto' is 'im2col' on CPU and
-'xla' elsewhere). On the 2-core CPU im2col is faster only for narrow TCNs:
-mnist1d_tcn (15 channels) 0.85x the train step, copy_tcn (10) 0.93x, but
-forecast_tcn 1.17x, digits_tcn 1.35x, mnist5k_tcn_pixels 1.50x, adding_tcn
-1.65x. Replicas vmapped over num_seeds gain most: mnist1d_tcn at 3 seeds
-0.52x, because vmapping a convolution over its kernel makes a feature-grouped
-convolution and vmapping im2col makes batched matmuls.
+`conv_impl` picks the kernel that computes the convolutions, over the same
+parameters (kernels/resolve.py): 'native' (the default) is the canonical
+kernel on CPU and lax elsewhere; 'auto' is im2col on CPU. On the 2-core CPU
+im2col is faster only for narrow TCNs: mnist1d_tcn (15 channels) 0.85x the
+train step, copy_tcn (10) 0.93x, but forecast_tcn 1.17x, digits_tcn 1.35x,
+mnist5k_tcn_pixels 1.50x, adding_tcn 1.65x. Replicas vmapped over num_seeds
+gain most: mnist1d_tcn at 3 seeds 0.52x, because vmapping a convolution over
+its kernel makes a feature-grouped convolution and vmapping im2col makes
+batched matmuls. The causal convolutions let a CPU kernel pad their channels
+(kernels/conv.py), and each block's output is materialised
+(kernels/materialize.py).
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import jax
-import jax.numpy as jnp
 import flax.linen as nn
 
-from cnn_vs_rnn.models.cnn2d import CONV_IMPLS, check_choice, resolve_conv_impl
-from cnn_vs_rnn.models.conv import BY_IMPL
+from cnn_vs_rnn import kernels
+from cnn_vs_rnn.models.conv import Conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.heads import Readout
-from cnn_vs_rnn.models.materialize import materialize
 from cnn_vs_rnn.models.precision import cast
 
 
@@ -60,49 +50,31 @@ def receptive_field(kernel_size: int, num_levels: int) -> int:
   return 1 + 2 * (kernel_size - 1) * (2 ** num_levels - 1)
 
 
-CHANNEL_MULTIPLE = 8
-MAX_PADDED_GROWTH = 1.25
-
-
-def padded_channels(c_in: int, c_out: int) -> tuple[int, int]:
-  """(c_in, c_out) rounded up to multiples of 8 on CPU where that adds at most 25% MACs."""
-  up = lambda c: -(-c // CHANNEL_MULTIPLE) * CHANNEL_MULTIPLE
-  if (jax.default_backend() != 'cpu'
-      or up(c_in) * up(c_out) > MAX_PADDED_GROWTH * c_in * c_out):
-    return c_in, c_out
-  return up(c_in), up(c_out)
-
-
 class CausalConv(nn.Module):
   """A 1D convolution padded (k - 1) * dilation steps on the left only.
 
   The parameters of `nn.Conv` (kernel [k, C, F], bias [F]; names, shapes and
-  initialisers), computed with the channels of `padded_channels`.
+  initialisers).
   """
   features: int
   kernel_size: int
   dilation: int = 1
   dtype: Any = None
-  impl: str = 'xla'  # 'xla', 'im2col' or 'auto' (TCN.conv_impl)
+  impl: str = 'native'  # TCN.conv_impl
 
   @nn.compact
   def __call__(self, x_BxTxC):
-    k, d, c, f = self.kernel_size, self.dilation, x_BxTxC.shape[-1], self.features
-    kernel = self.param('kernel', nn.initializers.lecun_normal(), (k, c, f))
-    bias = self.param('bias', nn.initializers.zeros_init(), (f,))
+    k, d = self.kernel_size, self.dilation
+    kernel = self.param('kernel', nn.initializers.lecun_normal(),
+                        (k, x_BxTxC.shape[-1], self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
     x_BxTxC, kernel, bias = nn.dtypes.promote_dtype(x_BxTxC, kernel, bias, dtype=self.dtype)
-    cp, fp = padded_channels(c, f)
-    conv_fn = BY_IMPL[resolve_conv_impl(self.impl)]
-    y_BxTxF = conv_fn(
-        jnp.pad(x_BxTxC, ((0, 0), (0, 0), (0, cp - c))),
-        jnp.pad(kernel, ((0, 0), (0, cp - c), (0, fp - f))),
-        window_strides=(1,), padding=[((k - 1) * d, 0)], rhs_dilation=(d,),
-        dimension_numbers=('NWC', 'WIO', 'NWC'))
-    return y_BxTxF[..., :f] + bias
+    return kernels.conv(x_BxTxC, kernel, padding=[((k - 1) * d, 0)], dilation=(d,),
+                        impl=self.impl, pad_channels=True) + bias
 
 
 def causal_conv(features: int, kernel_size: int, dilation: int, weight_norm: bool,
-                name: str, dtype=None, impl: str = 'xla'):
+                name: str, dtype=None, impl: str = 'native'):
   """A causal 1D convolution (`CausalConv`), weight-normalised if asked."""
   conv = CausalConv(features, kernel_size, dilation, dtype, impl, name=name)
   if weight_norm:
@@ -123,7 +95,7 @@ class TemporalBlock(nn.Module):
   dropout: float = 0.0
   weight_norm: bool = True
   dtype: Any = None  # computation dtype (models/precision.py)
-  conv_impl: str = 'xla'
+  conv_impl: str = 'native'
 
   @nn.compact
   def __call__(self, x_BxTxC, train: bool = False):
@@ -136,12 +108,11 @@ class TemporalBlock(nn.Module):
       h = nn.Dropout(self.dropout, deterministic=not train)(h)
     res = x_BxTxC
     if x_BxTxC.shape[-1] != self.features:
-      conv_fn = BY_IMPL[resolve_conv_impl(self.conv_impl)]
-      res = nn.Conv(self.features, (1,), dtype=self.dtype, conv_general_dilated=conv_fn,
-                    name='downsample')(res)
+      res = Conv(self.features, (1,), impl=self.conv_impl, dtype=self.dtype,
+                 name='downsample')(res)
     # Written once and read by the next block and by the backward pass, not
-    # recomputed inside each of their fusions (models/materialize.py).
-    return materialize(nn.relu(h + res))
+    # recomputed inside each of their fusions (kernels/materialize.py).
+    return kernels.materialize(nn.relu(h + res), self.conv_impl)
 
 
 @register('tcn', widths=('channels',))
@@ -157,7 +128,7 @@ class TCN(nn.Module):
   dropout: float = 0.0
   weight_norm: bool = True
   pool: str = 'last'
-  conv_impl: str = 'xla'  # 'xla', 'im2col', 'auto' (see the module docstring)
+  conv_impl: str = 'native'  # kernels/resolve.py (see the module docstring)
   dtype: Any = None  # computation dtype (models/precision.py)
 
   def receptive_field(self) -> int:
@@ -171,7 +142,7 @@ class TCN(nn.Module):
     return levels
 
   def check_input(self, input_shape):
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    kernels.check_conv_impl(self.conv_impl)
     if len(input_shape) != 2:
       raise ConfigError(f'tcn takes sequences of shape (T, C), not {tuple(input_shape)}')
     if not self.channels or any(int(c) < 1 for c in self.channels):

@@ -26,10 +26,8 @@
             Dense layers act at every cell of the pooled grid (1x1
             convolutions), the output layer giving f*f*num_outputs values
             per cell for its f x f pixels (f = pool_size ** blocks).
-            `conv_impl` as for cnn2d: 'im2col' (the default on CPU, 'auto')
-            gathers each output voxel's k x k x k patch and multiplies all
-            patches by the kernel in one matmul; 'xla' is
-            `lax.conv_general_dilated`.
+            `conv_impl` as for cnn2d (kernels/resolve.py; 'auto': im2col on
+            CPU, one matmul over every output voxel's k x k x k patch).
   cnn_lstm  the 2D CNN of models/cnn2d.py (its `ConvBlocks`: blocks of
             conv, norm, activation, pooling) on every frame, each frame's
             map read out to a vector (`frame_pool`; 'flatten' keeps where
@@ -53,14 +51,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import jax.numpy as jnp
-from jax import lax
 import flax.linen as nn
 
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.cnn2d import (ACTIVATIONS, CONV_IMPLS, READOUTS, ConvBlocks, Conv2D,
-                                     ConvStack2D, block_paddings, check_choice, readout_BxD,
-                                     resolve_conv_impl, stack_output_hw)
-from cnn_vs_rnn.models.conv import conv
+from cnn_vs_rnn.models.cnn2d import (ACTIVATIONS, READOUTS, ConvBlocks, Conv2D, ConvStack2D,
+                                     block_paddings, check_choice, readout_BxD,
+                                     stack_output_hw)
+from cnn_vs_rnn import kernels
 from cnn_vs_rnn.models.precision import cast, state_dtype
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.models.rnn import CELLS, RNN, input_bias_init
@@ -152,7 +149,7 @@ class ConvLSTM(nn.Module):
   patch_size: int = 1                 # frames -> p x p patches [H/p, W/p, p*p*C] first
   pool: str = 'max'                   # final h -> vector: 'flatten', 'mean', 'max'
   head: str = 'vector'                # 'pixels': outputs per pixel (`pool` unused)
-  conv_impl: str = 'auto'             # 'auto', 'xla', 'im2col'
+  conv_impl: str = 'auto'             # kernels/resolve.py
   dtype: Any = None                   # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
@@ -164,7 +161,7 @@ class ConvLSTM(nn.Module):
       raise ConfigError(f'model.patch_size={self.patch_size} must divide the frames\' '
                         f'height and width {tuple(input_shape[1:3])}')
     check_choice('pool', self.pool, READOUTS)
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    kernels.check_conv_impl(self.conv_impl)
 
   @nn.compact
   def __call__(self, x_BxTxHxWxC, lengths=None, train: bool = False):
@@ -184,31 +181,6 @@ class ConvLSTM(nn.Module):
 # 3D CNN
 
 
-def xla_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
-  """'SAME' 3D convolution, stride 1."""
-  return conv(x_BxTxHxWxC, kernel_KxKxKxCxF, (1, 1, 1), 'SAME',
-              dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
-
-
-def im2col_conv3d(x_BxTxHxWxC, kernel_KxKxKxCxF):
-  """The convolution of `xla_conv3d` as patches [B*T*H*W, KT*KH*KW*C] @ [KT*KH*KW*C, F].
-
-  A patch lists its voxels in the order of the kernel's (KT, KH, KW) axes,
-  each voxel's C channels together, so the kernel is only reshaped.
-  """
-  kt, kh, kw, c, f = kernel_KxKxKxCxF.shape
-  b, t, h, w, _ = x_BxTxHxWxC.shape
-  pads = lax.padtype_to_pads((t, h, w), (kt, kh, kw), (1, 1, 1), 'SAME')
-  x = jnp.pad(x_BxTxHxWxC, ((0, 0), *pads, (0, 0)))
-  patches = jnp.concatenate([x[:, i:i + t, j:j + h, l:l + w]
-                             for i in range(kt) for j in range(kh) for l in range(kw)], -1)
-  y = patches.reshape(b * t * h * w, kt * kh * kw * c) @ kernel_KxKxKxCxF.reshape(-1, f)
-  return y.reshape(b, t, h, w, f)
-
-
-CONV3D = {'xla': xla_conv3d, 'im2col': im2col_conv3d}
-
-
 class Conv3D(nn.Module):
   """`nn.Conv` over (T, H, W), 'SAME', stride 1 (same parameters), computed by `impl`."""
   features: int
@@ -218,13 +190,11 @@ class Conv3D(nn.Module):
 
   @nn.compact
   def __call__(self, x_BxTxHxWxC):
-    k = self.kernel_size
     kernel = self.param('kernel', nn.initializers.lecun_normal(),
-                        (k, k, k, x_BxTxHxWxC.shape[-1], self.features))
+                        (*(self.kernel_size,) * 3, x_BxTxHxWxC.shape[-1], self.features))
     bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
-    y = CONV3D[resolve_conv_impl(self.impl)](cast(x_BxTxHxWxC, self.dtype),
-                                             cast(kernel, self.dtype))
-    return y + cast(bias, self.dtype)
+    x, kernel, bias = nn.dtypes.promote_dtype(x_BxTxHxWxC, kernel, bias, dtype=self.dtype)
+    return kernels.conv(x, kernel, padding='SAME', impl=self.impl) + bias
 
 
 def max_pool_3d(h_BxTxHxWxC, time_size: int, size: int):
@@ -265,7 +235,7 @@ class CNN3D(nn.Module):
   head: str = 'vector'              # 'pixels': outputs per pixel (`pool` over T only)
   activation: str = 'relu'
   dropout: float = 0.0              # after every hidden Dense layer, when training
-  conv_impl: str = 'auto'           # 'auto', 'xla', 'im2col'
+  conv_impl: str = 'auto'           # kernels/resolve.py
   dtype: Any = None                 # computation dtype (models/precision.py)
 
   def pixels_per_cell(self) -> int:
@@ -274,7 +244,7 @@ class CNN3D(nn.Module):
 
   def check_input(self, input_shape):
     check_video_input('cnn3d', input_shape)
-    check_choice('conv_impl', self.conv_impl, CONV_IMPLS)
+    kernels.check_conv_impl(self.conv_impl)
     if not self.blocks or any(not b for b in self.blocks):
       raise ConfigError('model.blocks must be a non-empty list of non-empty tuples of '
                         'conv widths')

@@ -1,18 +1,23 @@
-"""models/conv.py: lax's convolution with a VJP whose convolutions XLA:CPU runs as Eigen kernels.
+"""cnn_vs_rnn/kernels: the convolution kernels ('lax', 'canonical', 'im2col'), the resolver,
+channel padding, materialisation and the vmap-safe orthogonal init.
 
-References: `lax.conv_general_dilated` and its autodiff gradients, and a
-plain NumPy convolution written from the definition.
+References: `lax.conv_general_dilated` and its autodiff gradients, a plain
+NumPy convolution written from the definition, and jax's initialisers.
 """
 
 import re
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 from jax import lax
 
-from cnn_vs_rnn.models.conv import channels_last, conv, im2col
+from cnn_vs_rnn import kernels, models
+from cnn_vs_rnn.data import DataSpec
+from cnn_vs_rnn.errors import ConfigError
+from cnn_vs_rnn.kernels.canonical import channels_last
 
 # (input shape, kernel shape, strides, padding, kernel dilation)
 CASES = [
@@ -32,9 +37,8 @@ def _lax(x, w, strides, padding, dilation):
                                   dimension_numbers=channels_last(x.ndim))
 
 
-def _ours(x, w, strides, padding, dilation):
-  return conv(x, w, strides, padding, rhs_dilation=dilation,
-              dimension_numbers=channels_last(x.ndim))
+def _ours(x, w, strides, padding, dilation, impl='canonical'):
+  return kernels.conv(x, w, strides=strides, padding=padding, dilation=dilation, impl=impl)
 
 
 def _numpy_conv1d(x, w, stride, pad, dilation):
@@ -114,17 +118,16 @@ def test_every_convolution_of_a_scanned_train_step_is_in_eigen_layout(
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-def test_other_layouts_and_grouped_convolutions_are_lax_unchanged():
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 4, 10))   # channels first: N C W
-  w = jax.random.normal(jax.random.PRNGKey(1), (6, 2, 3))    # O I W, two groups
-  kw = dict(window_strides=(1,), padding='SAME', feature_group_count=2)
-  np.testing.assert_array_equal(conv(x, w, **kw), lax.conv_general_dilated(x, w, **kw))
-  x_last = jnp.transpose(x, (0, 2, 1))
-  w_last = jax.random.normal(jax.random.PRNGKey(2), (3, 4, 5))
-  dil = dict(window_strides=(1,), padding=[(0, 0)], lhs_dilation=(2,),
-             dimension_numbers=('NWC', 'WIO', 'NWC'))
-  np.testing.assert_array_equal(conv(x_last, w_last, **dil),
-                                lax.conv_general_dilated(x_last, w_last, **dil))
+def test_lax_is_lax_unchanged_and_canonical_hands_what_it_cannot_take_to_lax():
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 10, 4))
+  w = jax.random.normal(jax.random.PRNGKey(1), (3, 4, 5))
+  kw = dict(window_strides=(2,), padding=[(1, 2)], rhs_dilation=(2,),
+            dimension_numbers=('NWC', 'WIO', 'NWC'))
+  np.testing.assert_array_equal(_ours(x, w, (2,), [(1, 2)], (2,), impl='lax'),
+                                lax.conv_general_dilated(x, w, **kw))
+  # Operands of two dtypes: lax's own error, not one from inside the custom VJP.
+  with pytest.raises(TypeError, match='requires arguments to have the same dtypes'):
+    _ours(x.astype(jnp.bfloat16), w, (2,), [(1, 2)], (2,))
 
 
 def test_vmapped_over_kernels_equals_each_kernel_alone():
@@ -137,11 +140,13 @@ def test_vmapped_over_kernels_equals_each_kernel_alone():
     np.testing.assert_allclose(batched[k], jax.grad(loss)(ws[k], xs[k]), rtol=1e-5, atol=1e-5)
 
 
-def test_flax_conv_with_it_keeps_its_parameters_and_outputs():
+@pytest.mark.parametrize('impl', ['canonical', 'im2col', 'lax'])
+def test_the_models_conv_layer_is_flax_conv_parameters_and_outputs(impl):
   import flax.linen as nn
+  from cnn_vs_rnn.models.conv import Conv
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 16, 4))
   plain = nn.Conv(6, (3,), strides=(2,), padding=[(1, 1)])
-  ours = nn.Conv(6, (3,), strides=(2,), padding=[(1, 1)], conv_general_dilated=conv)
+  ours = Conv(6, (3,), strides=2, padding=[(1, 1)], impl=impl)
   params = plain.init(jax.random.PRNGKey(1), x)
   assert (jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x))
           == jax.tree.map(jnp.shape, params))
@@ -152,15 +157,13 @@ def test_flax_conv_with_it_keeps_its_parameters_and_outputs():
                g_ours, g_plain)
 
 
-@pytest.mark.parametrize('x_shape,w_shape,strides,padding,dilation',
-                         [c for c in CASES if len(c[0]) == 3])
+@pytest.mark.parametrize('x_shape,w_shape,strides,padding,dilation', CASES)
 def test_im2col_values_and_gradients_equal_lax_autodiff(x_shape, w_shape, strides, padding,
                                                          dilation):
   x = jax.random.normal(jax.random.PRNGKey(0), x_shape)
   w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
   ref = lambda x, w: _lax(x, w, strides, padding, dilation)
-  ours = lambda x, w: im2col(x, w, strides, padding, rhs_dilation=dilation,
-                             dimension_numbers=channels_last(3))
+  ours = lambda x, w: _ours(x, w, strides, padding, dilation, impl='im2col')
   y_ref, vjp_ref = jax.vjp(ref, x, w)
   y, vjp = jax.vjp(ours, x, w)
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
@@ -173,11 +176,11 @@ def test_im2col_values_and_gradients_equal_lax_autodiff(x_shape, w_shape, stride
                              rtol=1e-5, atol=1e-5)
 
 
-def test_im2col_hands_images_to_conv():
+def test_im2col_computes_images_too():
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 6, 3))
   w = jax.random.normal(jax.random.PRNGKey(1), (3, 3, 3, 4))
   args = ((1, 1), 'SAME')
-  np.testing.assert_allclose(im2col(x, w, *args, dimension_numbers=channels_last(4)),
+  np.testing.assert_allclose(_ours(x, w, *args, (1, 1), impl='im2col'),
                              _lax(x, w, *args, (1, 1)), rtol=1e-5, atol=1e-5)
 
 
@@ -186,7 +189,7 @@ def test_cnn1d_conv_impls_are_one_function(lengths):
   from cnn_vs_rnn.models.cnn import CNN1D
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 40, 2))
   kw = dict(lengths=None if lengths is None else jnp.asarray(lengths))
-  xla = CNN1D(10, conv_impl='xla')
+  xla = CNN1D(10, conv_impl='canonical')
   col = CNN1D(10, conv_impl='im2col')
   params = xla.init(jax.random.PRNGKey(1), x, **kw)
   np.testing.assert_allclose(col.apply(params, x, **kw), xla.apply(params, x, **kw),
@@ -200,9 +203,132 @@ def test_tcn_conv_impls_are_one_function(weight_norm):
   from cnn_vs_rnn.models.tcn import TCN
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 30, 2))
   models = [TCN(4, channels=(5, 6), kernel_size=3, weight_norm=weight_norm, conv_impl=impl)
-            for impl in ('xla', 'im2col')]
+            for impl in ('canonical', 'im2col')]
   params = models[0].init(jax.random.PRNGKey(1), x)
   np.testing.assert_allclose(models[1].apply(params, x), models[0].apply(params, x),
                              rtol=1e-5, atol=1e-5)
   grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x) ** 2))(params) for m in models]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
+
+
+@pytest.mark.parametrize('shape', [(7, 7), (5, 20), (20, 5)])
+@pytest.mark.parametrize('scale', [1.0, 0.5])
+def test_orthogonal_init_is_jax_orthogonal_and_vmaps_one_matrix_at_a_time(shape, scale):
+  """The same numbers as jax's orthogonal initialiser, alone and over a batch of keys,
+  and under vmap no QR of a batch (jaxlib's batched CPU QR deadlocks a 2-thread pool)."""
+  ours, theirs = kernels.orthogonal_init(scale), jax.nn.initializers.orthogonal(scale)
+  key = jax.random.key(3)
+  np.testing.assert_array_equal(ours(key, shape), theirs(key, shape))
+  keys = jax.random.split(key, 3)
+  got = jax.jit(jax.vmap(lambda k: ours(k, shape)))(keys)
+  np.testing.assert_allclose(got, jax.vmap(lambda k: theirs(k, shape))(keys), atol=1e-6)
+  w = np.asarray(got[1], np.float64)
+  small = min(shape)
+  gram = w @ w.T if shape[0] < shape[1] else w.T @ w
+  np.testing.assert_allclose(gram, scale ** 2 * np.eye(small), atol=1e-5)
+
+  def qr_operand_ranks(jaxpr):
+    ranks = []
+    for eqn in jaxpr.eqns:
+      if 'qr' in eqn.primitive.name or 'geqrf' in eqn.primitive.name:
+        ranks += [v.aval.ndim for v in eqn.invars]
+      for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+        ranks += qr_operand_ranks(sub)
+    return ranks
+
+  ranks = qr_operand_ranks(jax.make_jaxpr(jax.vmap(lambda k: ours(k, shape)))(keys).jaxpr)
+  assert ranks and set(ranks) == {2}, ranks
+  theirs_ranks = qr_operand_ranks(
+      jax.make_jaxpr(jax.vmap(lambda k: theirs(k, shape)))(keys).jaxpr)
+  assert 3 in theirs_ranks  # What the test guards against: jax's batches the QR.
+
+
+
+@pytest.mark.skipif(jax.default_backend() != 'cpu', reason="'auto' is lax elsewhere")
+def test_padded_channels_only_where_they_add_at_most_a_quarter():
+  padded_channels = kernels.padded_channels  # impl 'auto': on CPU, an XLA:CPU kernel
+  assert padded_channels(15, 15) == (16, 16)
+  assert padded_channels(31, 30) == (32, 32)
+  assert padded_channels(60, 60) == (64, 64)
+  assert padded_channels(24, 24) == (24, 24)   # already multiples of 8
+  assert padded_channels(10, 10) == (10, 10)   # 16 x 16 is 2.56x the MACs
+  assert padded_channels(25, 25) == (25, 25)   # 32 x 32 is 1.64x
+  assert padded_channels(1, 15) == (1, 15)     # 8 x 16 is 8.5x
+
+
+
+@pytest.mark.parametrize('channels', [7, 16, 25])
+def test_materialize_is_the_exact_identity_with_identity_gradient(channels):
+  MIN_CHANNELS, materialize = kernels.MIN_CHANNELS, kernels.materialize
+  x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 5, channels)) * 1e3, jnp.float32)
+  x = x.at[0, 0, 0].set(1e-30).at[0, 0, 1].set(-0.0)
+  np.testing.assert_array_equal(jax.jit(materialize)(x), x)
+  ct = jnp.asarray(np.random.default_rng(1).normal(size=x.shape), jnp.float32)
+  np.testing.assert_array_equal(jax.vjp(materialize, x)[1](ct)[0], ct)
+  # On CPU: the contraction from MIN_CHANNELS channels on, nothing below.
+  dots = str(jax.make_jaxpr(materialize)(x)).count('dot_general')
+  assert dots == (channels >= MIN_CHANNELS)
+
+def _conv2d(impl):
+  return lambda x, w, strides, padding: kernels.conv(x, w, strides=strides, padding=padding,
+                                                     impl=impl)
+
+
+@pytest.mark.parametrize('kernel,strides,padding', [
+    ((3, 3), (1, 1), 'VALID'), ((3, 3), (1, 1), 'SAME'), ((3, 3), (2, 2), 'SAME'),
+    ((1, 1), (2, 2), 'SAME'), ((5, 3), (1, 2), 'VALID'), ((4, 4), (1, 1), 'SAME'),
+], ids=str)
+def test_im2col_conv2d_equals_lax_conv_values_and_gradients(kernel, strides, padding):
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(3, 9, 10, 4)), jnp.float32)
+  w = jnp.asarray(rng.normal(size=kernel + (4, 5)), jnp.float32)
+  ref = _conv2d('lax')(x, w, strides, padding)
+  got = _conv2d('im2col')(x, w, strides, padding)
+  assert got.shape == ref.shape
+  np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+  ct = jnp.asarray(rng.normal(size=ref.shape), jnp.float32)
+  grads = [jax.vjp(lambda x, w: f(x, w, strides, padding), x, w)[1](ct)
+           for f in (_conv2d('lax'), _conv2d('im2col'))]
+  for want, have in zip(*grads):
+    np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-3)
+
+
+def test_im2col_conv2d_against_a_numpy_loop():
+  rng = np.random.default_rng(1)
+  x, w = rng.normal(size=(2, 5, 6, 3)), rng.normal(size=(3, 2, 3, 4))
+  want = np.zeros((2, 3, 5, 4))
+  for i in range(3):
+    for j in range(5):
+      want[:, i, j] = np.einsum('bhwc,hwcf->bf', x[:, i:i + 3, j:j + 2], w)
+  got = _conv2d('im2col')(jnp.asarray(x, jnp.float32), jnp.asarray(w, jnp.float32),
+                          (1, 1), 'VALID')
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# The resolver: config names -> the kernel that runs, once, at models.build.
+
+
+def test_conv_impls_resolve_per_backend():
+  want = {'auto': ('im2col', 'lax'), 'native': ('canonical', 'lax'), 'xla': ('canonical', 'lax'),
+          'lax': ('lax', 'lax'), 'canonical': ('canonical', 'canonical'),
+          'im2col': ('im2col', 'im2col')}
+  for impl, (cpu, gpu) in want.items():
+    assert kernels.resolve_conv(impl, 'cpu') == cpu
+    assert kernels.resolve_conv(impl, 'gpu') == gpu
+    assert kernels.resolve_conv(cpu) == cpu  # a resolved name stays what it is
+  with pytest.raises(ConfigError, match=r"^unknown model.conv_impl 'fft'; valid: auto, "
+                                        r'canonical, im2col, lax, native, xla$'):
+    kernels.resolve_conv('fft')
+
+
+@pytest.mark.parametrize('name,impl,want', [
+    ('cnn1d', None, 'auto'), ('tcn', None, 'native'), ('tcn', 'auto', 'auto'),
+    ('tcn', 'xla', 'native'), ('tcn', 'lax', 'lax')])
+def test_build_resolves_conv_impl_once(name, impl, want):
+  """The built model holds the kernel that runs: its modules never ask the backend."""
+  spec = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
+  cfg = dict(name=name) if impl is None else dict(name=name, conv_impl=impl)
+  model = models.build(ml_collections.ConfigDict(cfg), spec)
+  assert model.conv_impl == kernels.resolve_conv(want)
+  assert model.conv_impl in kernels.KERNELS

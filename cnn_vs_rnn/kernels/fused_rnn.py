@@ -19,7 +19,7 @@ On the 2-core CPU this makes the
 lstm_pixel and gru_seq train steps markedly faster (experiments/speed).
 
 Every example runs all T steps (no lengths): models/rnn.py uses this path
-only when no lengths are given.
+(`kernels.recurrence`) only when no lengths are given.
 
 Dtypes: the parameters' dtype is the computation dtype (models/rnn.py casts
 them before the call). Every matmul runs in it, forward and backward, and
@@ -38,7 +38,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from cnn_vs_rnn.models.precision import state_dtype
+
+
+def state_dtype(dtype):
+  """The dtype a recurrent state accumulates in: `dtype`, at least float32
+  (models/precision.py's `state_dtype`)."""
+  return jnp.promote_types(dtype, jnp.float32)
 
 
 def _hprev(h0_BxH, h_TxBxH):

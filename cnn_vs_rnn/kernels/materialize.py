@@ -13,7 +13,8 @@ A contraction with the identity over the channel axis is a dot, which XLA
 never duplicates into consumers: consumers then read its output. It costs C
 multiply-adds per element (C = 25 in tcn_seq: under 1 ms per step) and
 returns x exactly for finite x (x * 1 + 0 * others). Other backends do not
-need it, so it is the identity function there.
+need it, so it is the identity function unless `impl` names an XLA:CPU
+kernel (kernels/resolve.py: the model's conv_impl).
 
 Below MIN_CHANNELS channels it is the identity function on CPU too: there
 the contraction's own passes (forward and backward) cost more than the
@@ -30,13 +31,16 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from cnn_vs_rnn.kernels.resolve import is_cpu_kernel
+
 
 MIN_CHANNELS = 16
 
 
-def materialize(x_BxTxC):
-  """x, as a value computed once (on CPU, from MIN_CHANNELS channels: an identity contraction)."""
-  if jax.default_backend() != 'cpu' or x_BxTxC.shape[-1] < MIN_CHANNELS:
+def materialize(x_BxTxC, impl: str = 'auto'):
+  """x, as a value computed once (for an XLA:CPU kernel `impl`, from MIN_CHANNELS
+  channels: an identity contraction)."""
+  if not is_cpu_kernel(impl) or x_BxTxC.shape[-1] < MIN_CHANNELS:
     return x_BxTxC
   eye = jnp.eye(x_BxTxC.shape[-1], dtype=x_BxTxC.dtype)
   return jnp.einsum('...c,cd->...d', x_BxTxC, eye, precision=jax.lax.Precision.HIGHEST)
