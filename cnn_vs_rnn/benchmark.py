@@ -57,7 +57,7 @@ from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
 from cnn_vs_rnn.errors import ConfigError, RunError
 from cnn_vs_rnn.memory import memory_of
 from cnn_vs_rnn.models import sizing
-from cnn_vs_rnn import hostmem
+from cnn_vs_rnn import errors, hostmem
 
 
 def flops_of(compiled) -> float | None:
@@ -262,4 +262,5 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
   hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
+  errors.as_program()
   sys.exit(main())

@@ -5,27 +5,34 @@ which writes into a temporary directory and renames it when complete, so a
 process killed mid-save never leaves a half-written step behind. With several
 processes every one of them saves and restores, and orbax coordinates them.
 
-A step whose files are missing or garbled is moved to
-`workdir/corrupt_checkpoints/` (never deleted; by process 0 alone while the
-others wait) and the next older step is tried. Any other failure to read
-(permissions, I/O errors such as EIO or ENOSPC, a checkpoint whose shapes do
-not fit the config) stops the run with a RunError that names the step's
-path, and moves nothing: those checkpoints may well be good.
+The project decides on its own evidence whether a checkpoint is damaged:
+- the SHA-256 of the state's arrays, saved with them in the JSON item `data`;
+- `files.json` in the step's directory, the size and SHA-256 of every file of
+  the step, written by process 0 once the save is complete.
+A step that fails to restore is moved to `workdir/corrupt_checkpoints/`
+(never deleted; by process 0 alone while the others wait) and the next older
+step tried, when its arrays do not match their checksum, its parameters are
+not finite, or files that `files.json` lists are missing or changed (or a step
+without `files.json`, whose save was cut short, does not restore). Any other
+failure (permissions, I/O errors such as EIO, a checkpoint whose shapes do not
+fit the config: its files are as written) stops the run with a RunError that
+names the step's path, and moves nothing.
 
 A save that fails (a full disk, permissions; orbax writes in the background, so
 the error may surface at the next save or at close) is a RunError naming the
-step's directory and the newest complete checkpoint: steps saved before it are
-complete, and the failed one never appears under its step number.
+step's directory and the newest complete checkpoint, when the project's own
+test write into the checkpoint directory fails too (that OSError says why):
+steps saved before it are complete, and the failed one never appears under its
+step number.
 """
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import json
 import os
-import re
 import sys
+import uuid
 
 import jax
 import numpy as np
@@ -35,9 +42,11 @@ from cnn_vs_rnn import fileio, parallel
 from cnn_vs_rnn.errors import ConfigError, RunError
 from cnn_vs_rnn.preemption import Preempted
 
+FILES = 'files.json'  # In each step's directory: what the complete save wrote.
+
 
 class CorruptCheckpoint(RuntimeError):
-  """A checkpoint whose files read, but whose arrays are not what was saved."""
+  """A checkpoint whose files or arrays are not what was saved."""
 
 
 def state_checksum(state) -> str:
@@ -62,13 +71,71 @@ def check_restored(state, data_state: dict) -> None:
     if np.issubdtype(leaf.dtype, np.inexact) and not np.all(np.isfinite(leaf)):
       raise CorruptCheckpoint('the restored parameters are not finite')
 
-# tensorstore status codes that mean the stored bytes are missing or damaged.
-# (PERMISSION_DENIED, UNAVAILABLE, RESOURCE_EXHAUSTED, UNKNOWN... are not.)
-_MISSING_OR_DAMAGED = ('NOT_FOUND', 'DATA_LOSS', 'OUT_OF_RANGE')
-# FAILED_PRECONDITION is also what some errnos (EBUSY, EBADF) become; it
-# counts only as a decoding failure.
-_DECODING_WORDS = ('decod', 'compress', 'zstd', 'truncated')
-OK, UNREADABLE, FAILED = 0, 1, 2
+
+# ---------------------------------------------------------------------------
+# files.json: the project's record of a complete step.
+
+
+def _file_digest(path) -> tuple[int, str]:
+  digest, size = hashlib.sha256(), 0
+  with path.open('rb') as f:
+    for chunk in iter(lambda: f.read(1 << 20), b''):
+      digest.update(chunk)
+      size += len(chunk)
+  return size, digest.hexdigest()
+
+
+def _walk(step_dir) -> list:
+  """Every file under `step_dir` but files.json, as paths relative to it, sorted."""
+  out = []
+  for root, _, names in step_dir.walk():
+    for name in names:
+      rel = os.path.relpath(os.fspath(root / name), os.fspath(step_dir))
+      if rel != FILES:
+        out.append(rel)
+  return sorted(out)
+
+
+def write_file_list(step_dir) -> None:
+  """files.json of a complete step: {relative path: [size, sha256]}."""
+  files = {rel: list(_file_digest(step_dir / rel)) for rel in _walk(step_dir)}
+  fileio.write_json(step_dir / FILES, files, indent=0, sort_keys=True)
+
+
+def damage_in(step_dir) -> str | None:
+  """What differs from the step's files.json ('file state/x is missing'), None if
+  nothing does, or 'it has no files.json' when its save was cut short. An OSError
+  reading a file (permissions, I/O) propagates: that is not damage."""
+  path = step_dir / FILES
+  if not path.exists():
+    return f'it has no {FILES} (its save did not finish)'
+  try:
+    files = fileio.read_json(path)
+    listed = {str(k): (int(v[0]), str(v[1])) for k, v in files.items()}
+  except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+    return f'its {FILES} does not parse'
+  for rel, (size, sha) in sorted(listed.items()):
+    if not (step_dir / rel).exists():
+      return f'file {rel} is missing'
+    if _file_digest(step_dir / rel) != (size, sha):
+      return f'file {rel} is not as written'
+  return None
+
+
+def corrupt_or_failed(error: Exception, step_dir) -> Exception:
+  """What a failure to restore `step_dir` is: CorruptCheckpoint on the project's own
+  evidence (a damaged file, or a cut-short save that does not restore); else `error`."""
+  if isinstance(error, CorruptCheckpoint):
+    return error
+  if any(isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
+         for e in _chain(error)):
+    return error  # The environment (permissions, I/O), not the files.
+  damage = damage_in(step_dir)
+  if damage is None:
+    return error  # The files are as written: the cause lies elsewhere.
+  corrupt = CorruptCheckpoint(f'{damage}; {type(error).__name__}: {first_line(error)}')
+  corrupt.__cause__ = error
+  return corrupt
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -80,36 +147,12 @@ def _chain(error: BaseException) -> list[BaseException]:
   return out
 
 
-def is_unreadable(error: BaseException, step_dir) -> bool:
-  """Whether `error`, raised restoring the checkpoint in `step_dir`, shows missing or
-  garbled files (rather than a transient or environmental failure, or a mismatch
-  with the config)."""
-  chain = _chain(error)
-  for e in chain:  # The environment, not the files: never quarantine.
-    if isinstance(e, OSError) and not isinstance(e, FileNotFoundError):
-      return False
-  for e in chain:
-    message = str(e)
-    code = message.split(':', 1)[0].strip()
-    if isinstance(e, (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError,
-                      CorruptCheckpoint)):
-      return True
-    if code in _MISSING_OR_DAMAGED:
-      return True
-    if code == 'FAILED_PRECONDITION' and any(w in message.lower() for w in _DECODING_WORDS):
-      return True
-    if isinstance(e, KeyError) and 'not found in the checkpoint' in message:
-      return True  # A whole item (state/, data/) is missing.
-  # Without its tree metadata orbax reads the state as a plain dict and reports
-  # a structure mismatch; with the file present, the mismatch is real.
-  structure = any('pytree structure' in str(e) or 'node type mismatch' in str(e)
-                  for e in chain)
-  return structure and not (fileio.as_path(step_dir) / 'state' / '_METADATA').exists()
-
-
 def first_line(error: BaseException) -> str:
   text = str(error).strip()
   return (text.splitlines()[0] if text else type(error).__name__)[:300]
+
+
+OK, UNREADABLE, FAILED = 0, 1, 2
 
 
 def agree(outcome: int) -> int:
@@ -122,6 +165,47 @@ def agree(outcome: int) -> int:
   if np.all(outcomes == outcomes[0]):
     return int(outcomes[0])
   return FAILED
+
+
+# ---------------------------------------------------------------------------
+# Failed saves.
+
+
+def _probe_write(directory, size: int) -> OSError | None:
+  """The OSError of writing `size` bytes into `directory` (then removed), or None."""
+  probe = directory / f'.write-probe-{uuid.uuid4().hex[:12]}'
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+    with probe.open('wb') as f:
+      f.write(b'\0' * size)
+      f.flush()
+    return None
+  except OSError as e:
+    return e
+  finally:
+    try:
+      if probe.exists():
+        probe.unlink()
+    except OSError:
+      pass
+
+
+def _os_reason(error: OSError) -> str:
+  code = error.errno
+  return (f'{os.strerror(code)} ({errno.errorcode.get(code, code)})' if code
+          else f'{type(error).__name__}: {first_line(error)}')
+
+
+def _step_size(step_dir) -> int:
+  """Bytes of a complete step's files (by its files.json), 1 MiB if unknown."""
+  try:
+    return max(1, sum(int(v[0]) for v in fileio.read_json(step_dir / FILES).values()))
+  except (OSError, ValueError, TypeError, AttributeError, IndexError):
+    return 1 << 20
+
+
+# ---------------------------------------------------------------------------
+# The manager.
 
 
 class Checkpointer:
@@ -163,9 +247,10 @@ class Checkpointer:
     """Starts an asynchronous save; device arrays are copied before it returns.
 
     The JSON item `data` carries `data_state` and the SHA-256 of the state's
-    arrays, written in the same orbax save (one step directory, one commit).
-    A failure to write (this step's, or the previous step's in the background)
-    raises a RunError naming that step's directory.
+    arrays, written in the same orbax save (one step directory, one commit);
+    files.json follows once the save is complete (at the next save, wait or
+    close). A failure to write (this step's, or the previous step's in the
+    background) raises a RunError naming that step's directory.
     """
     data_state = {**data_state, 'checksum': state_checksum(state)}
     self._finish_save()  # The previous step's errors name that step.
@@ -175,7 +260,7 @@ class Checkpointer:
           state=ocp.args.StandardSave(state), data=ocp.args.JsonSave(data_state)),
                          metrics=None if metric is None else {'value': float(metric)})
     except Exception as e:  # pylint: disable=broad-except
-      raise self._save_error(e) or e
+      raise self._save_error(e, self.directory / str(step)) or e
 
   def read_data(self, step: int) -> dict:
     """The JSON item of a step alone (data position, config, checksum)."""
@@ -187,34 +272,45 @@ class Checkpointer:
 
     `check_data(data_state)` runs first, before any array is read: it may
     raise a ConfigError (a checkpoint of another config), which propagates.
+    A failure that the step's own files explain is a CorruptCheckpoint
+    (`corrupt_or_failed`); any other propagates as it is.
     """
-    if check_data is not None:
-      check_data(self.read_data(step))
-    out = self._manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    try:
+      if check_data is not None:
+        check_data(self.read_data(step))
+      out = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state), data=ocp.args.JsonRestore()))
+    except ConfigError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      raise corrupt_or_failed(e, self.directory / str(step)) from e
     check_restored(out['state'], out['data'])
     return out['state'], out['data']
+
+  def _try_restore(self, step, abstract_state, check_data):
+    """(outcome, restored, error) of reading `step`, agreed by every process."""
+    error, restored = None, None
+    try:
+      restored = self.restore(step, abstract_state, check_data)
+    except ConfigError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      error = e
+    outcome = (OK if error is None else
+               UNREADABLE if isinstance(error, CorruptCheckpoint) else FAILED)
+    return agree(outcome), restored, error
 
   def restore_latest(self, abstract_state, quarantine: bool = True, check_data=None):
     """(state, data_state, step) from the newest readable step, or None if none exist.
 
-    Unreadable steps are moved aside when `quarantine` (training, which will
+    Corrupt steps are moved aside when `quarantine` (training, which will
     write those steps again), and only skipped otherwise (read-only use).
     Every process takes the same decision (see `agree`).
     """
     moved = []
     for step in reversed(self.all_steps()):
       path = self.directory / str(step)
-      error, restored = None, None
-      try:
-        restored = self.restore(step, abstract_state, check_data)
-      except ConfigError:
-        raise
-      except Exception as e:  # pylint: disable=broad-except
-        error = e
-      outcome = (OK if error is None else
-                 UNREADABLE if is_unreadable(error, path) else FAILED)
-      outcome = agree(outcome)
+      outcome, restored, error = self._try_restore(step, abstract_state, check_data)
       if outcome == OK:
         return restored[0], restored[1], step
       if outcome == FAILED:
@@ -251,28 +347,42 @@ class Checkpointer:
     return dest
 
   def _finish_save(self) -> None:
-    """Waits for the save in flight; a RunError naming its step if it failed."""
+    """Waits for the save in flight and writes its files.json; a RunError naming what
+    could not be written if it failed."""
+    step_dir = None if self._saving is None else self.directory / str(self._saving)
     try:
       self._manager.wait_until_finished()
     except Exception as e:  # pylint: disable=broad-except
-      raise self._save_error(e) or e
+      raise self._save_error(e, step_dir) or e
+    # (A best-step save worse than those kept is deleted as soon as it is complete.)
+    if step_dir is not None and parallel.is_primary() and step_dir.exists():
+      try:
+        write_file_list(step_dir)
+      except OSError as e:
+        raise self._save_error(e, step_dir / FILES) or e
     self._saving = None
 
-  def _save_error(self, error: BaseException) -> RunError | None:
-    """A RunError naming the step being saved, if `error` is the file system's (an
-    OSError, or tensorstore's report of one); None for anything else."""
-    reason = _write_failure(error)
-    if reason is None:
-      return None
-    step = self._saving
-    where = self.directory / str(step) if step is not None else self.directory
+  def _newest_complete(self) -> int | None:
     try:
       done = sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit())
     except OSError:
-      done = []
-    kept = (f'the newest complete checkpoint is step {done[-1]}' if done else
+      return None
+    return done[-1] if done else None
+
+  def _save_error(self, error: BaseException, where=None) -> RunError | None:
+    """A RunError naming `where` (the step being saved), if the failure is an OSError or
+    a test write of a checkpoint's size into the checkpoint directory fails too (that
+    OSError is the reason); else None."""
+    newest = self._newest_complete()
+    size = _step_size(self.directory / str(newest)) if newest is not None else 1 << 20
+    probe = next((e for e in _chain(error) if isinstance(e, OSError) and e.errno), None)
+    probe = probe or _probe_write(self.directory, size)
+    if probe is None:
+      return None
+    where = self.directory if where is None else where
+    kept = (f'the newest complete checkpoint is step {newest}' if newest is not None else
             'no checkpoint was completed')
-    run_error = RunError(f'cannot write checkpoint {where} ({reason}); {kept}')
+    run_error = RunError(f'cannot write checkpoint {where} ({_os_reason(probe)}); {kept}')
     run_error.__cause__ = error
     return run_error
 
@@ -292,50 +402,5 @@ class Checkpointer:
       self._finish_save()
       self._manager.close()
     except Exception:  # pylint: disable=broad-except
-      _close_parts(self._manager)
       if not quiet:
         raise
-
-
-# The parts CheckpointManager.close() closes, in its order. Its close() stops at the
-# first part that raises (after a failed save, the async checkpointer raises its
-# error again), which left the metadata store's writer thread running: that thread
-# logged its own failure (ENOSPC) after the command's one error line.
-_MANAGER_PARTS = ('_checkpointer', '_non_blocking_metadata_store', '_blocking_metadata_store',
-                  '_checkpoint_deleter')
-
-
-def _close_parts(manager) -> None:
-  """Closes each part of `manager` that has a close(), whatever the others raise;
-  closing the metadata stores waits for their writes."""
-  for name in _MANAGER_PARTS:
-    part = getattr(manager, name, None)
-    try:
-      if part is not None:
-        part.close()
-    except Exception:  # pylint: disable=broad-except
-      pass
-
-
-# tensorstore reports an OS error as "... [os_error_code='28'] ..." or "[OS error: 13]".
-_OS_ERROR_CODE = re.compile(r"os_error_code='?(\d+)|\[OS error: (\d+)")
-# tensorstore status codes of a failed write that are the file system's.
-_WRITE_STATUS = ('RESOURCE_EXHAUSTED', 'PERMISSION_DENIED', 'UNAVAILABLE', 'DATA_LOSS',
-                 'FAILED_PRECONDITION', 'NOT_FOUND', 'UNKNOWN')
-
-
-def _write_failure(error: BaseException) -> str | None:
-  """'No space left on device (ENOSPC)' if `error` is a failed write, else None."""
-  for e in _chain(error):
-    if isinstance(e, OSError) and e.errno:
-      return f'{os.strerror(e.errno)} ({errno.errorcode.get(e.errno, e.errno)})'
-  for e in _chain(error):
-    match = _OS_ERROR_CODE.search(str(e))
-    if match:
-      code = int(match.group(1) or match.group(2))
-      return f'{os.strerror(code)} ({errno.errorcode.get(code, code)})'
-  for e in _chain(error):
-    code = str(e).split(':', 1)[0].strip()
-    if code in _WRITE_STATUS:
-      return first_line(e)[:200]
-  return None

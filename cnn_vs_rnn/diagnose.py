@@ -30,7 +30,7 @@ import numpy as np
 from cnn_vs_rnn import cli, diagnostics, fileio, models, plot, train
 from cnn_vs_rnn.errors import ConfigError, show
 from cnn_vs_rnn.evaluate import load_workdir
-from cnn_vs_rnn import hostmem
+from cnn_vs_rnn import errors, hostmem
 
 DEFINITIONS = {
     'grad_through_time': 'recurrent: ||dL/dh_t|| over the batch and the state units (all '
@@ -227,4 +227,5 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
   hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
+  errors.as_program()
   sys.exit(main())

@@ -43,6 +43,15 @@ class NonFiniteLossError(RunError):
         'optim.grad_clip_norm.')
 
 
+_PROGRAM = {'exit_at_once': False}  # Set by as_program(), in a program's __main__ alone.
+
+
+def as_program() -> None:
+  """Marks this process as a program run from the command line: a failed command
+  then ends the process at once after its one error line (see run_command)."""
+  _PROGRAM['exit_at_once'] = True
+
+
 def run_command(body) -> int:
   """Runs a command's `body()`; its exit code: 0, 2 for a ConfigError, 1 for a RunError
   (or the error's `exit_code`: 143/130 for a run stopped by SIGTERM/SIGINT). An
@@ -53,13 +62,14 @@ def run_command(body) -> int:
   at ERROR level while the body runs (orbax logs a failed background save with a
   traceback per thread through absl; asyncio and tensorstore report the writes it
   left behind) is held back: dropped when the command fails with its one line,
-  printed when it succeeds or fails unexpectedly.
+  printed when it succeeds or fails unexpectedly. In a program (`as_program`) a
+  failed command ends the process right after its line, with the reports still
+  held: threads that a failed library left running (the other writers of a failed
+  save) cannot print after it. Its files are complete by then: the command's own
+  `finally` blocks have closed every writer and waited for every save.
   """
-  import gc  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
-  import threading  # pylint: disable=g-import-not-at-top
   held = HeldLogs(logging.ERROR)
-  started_before = frozenset(threading.enumerate())
   try:
     with held:
       try:
@@ -77,40 +87,26 @@ def run_command(body) -> int:
         line = os_error_line(os_error)
       except KeyboardInterrupt:
         code, line = 130, 'interrupted (SIGINT) before training started; nothing was saved'
-      _join_workers(started_before)  # Save threads still running report now, while held,
-      gc.collect()  # and so do the tasks the failure left behind.
       held.discard()
-    # What asyncio says when the rest of them are collected at exit is noise too.
-    logging.getLogger('asyncio').addFilter(_not_an_orphaned_task)
-    print(f'error: {line}', file=sys.stderr)
+      print(f'error: {line}', file=sys.stderr)
+      if _PROGRAM['exit_at_once']:
+        _exit_now(code)
     return code
   finally:
     held.release()  # Success, or an exception run_command does not handle.
 
 
-WORKER_JOIN_S = 60.0  # At most this long for a failed command's writers to end.
-# orbax runs each part of a save (array data, shardings, metadata) in a thread of this
-# class; when one fails, the manager raises at once while the others go on writing.
-_SAVE_WORKERS = ('_SignalingThread',)
-
-
-def _join_workers(started_before, timeout_s: float = WORKER_JOIN_S) -> None:
-  """Waits for the save threads the command started that are still running: each logs
-  its own failure when it ends, and waiting here keeps that inside the held logs
-  instead of after the error line. (The interpreter would wait for them at exit
-  anyway: they are not daemons.)"""
-  import threading  # pylint: disable=g-import-not-at-top
-  import time  # pylint: disable=g-import-not-at-top
-  deadline = time.monotonic() + timeout_s
-  for thread in threading.enumerate():
-    if thread not in started_before and type(thread).__name__ in _SAVE_WORKERS:
-      thread.join(max(0.0, deadline - time.monotonic()))
-
-
-def _not_an_orphaned_task(record: logging.LogRecord) -> bool:
-  """False for asyncio's report of a failed task nobody awaited (after a failed command:
-  orbax's background writes that a failed save left behind)."""
-  return 'exception was never retrieved' not in record.getMessage().split('\n', 1)[0]
+def _exit_now(code: int) -> None:
+  """Flushes stdout and stderr and ends the process with `code`, without waiting for
+  other threads or running exit handlers."""
+  import os  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  for stream in (sys.stdout, sys.stderr):
+    try:
+      stream.flush()
+    except (OSError, ValueError):
+      pass
+  os._exit(code)  # pylint: disable=protected-access
 
 
 class HeldLogs(logging.Filter):

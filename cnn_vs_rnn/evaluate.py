@@ -29,7 +29,7 @@ from cnn_vs_rnn import cli, configlib, fileio, train
 from cnn_vs_rnn.checkpointing import Checkpointer, first_line
 from cnn_vs_rnn.data.pipeline import eval_batches, take
 from cnn_vs_rnn.errors import ConfigError, RunError
-from cnn_vs_rnn import hostmem
+from cnn_vs_rnn import errors, hostmem
 
 
 def run_config(workdir: str) -> ml_collections.ConfigDict:
@@ -150,4 +150,5 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
   hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
+  errors.as_program()
   sys.exit(main())

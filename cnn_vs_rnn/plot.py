@@ -30,7 +30,7 @@ import sys
 
 import numpy as np
 
-from cnn_vs_rnn import cli, fileio
+from cnn_vs_rnn import cli, errors, fileio
 from cnn_vs_rnn.errors import ConfigError, run_command, show
 
 # ---------------------------------------------------------------------------
@@ -357,4 +357,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  errors.as_program()
   sys.exit(main())

@@ -17,7 +17,7 @@ import numpy as np
 from cnn_vs_rnn import cli
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.evaluate import load_workdir
-from cnn_vs_rnn import hostmem, train
+from cnn_vs_rnn import errors, hostmem, train
 
 
 def next_token_logits_fn(apply_fn):
@@ -92,4 +92,5 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
   hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
+  errors.as_program()
   sys.exit(main())

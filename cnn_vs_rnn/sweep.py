@@ -50,7 +50,7 @@ import time
 
 import numpy as np
 
-from cnn_vs_rnn import cli, fileio
+from cnn_vs_rnn import cli, errors, fileio
 from cnn_vs_rnn.errors import ConfigError, run_command, show
 
 KEY_RE = re.compile(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*')
@@ -557,4 +557,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == '__main__':
+  errors.as_program()
   sys.exit(main())

@@ -8,6 +8,8 @@ the config, stop with a RunError naming the step's path, moving nothing.
 import builtins
 import errno
 import glob
+import hashlib
+import json
 import os
 import shutil
 
@@ -18,7 +20,9 @@ import pytest
 from flax import struct
 
 from cnn_vs_rnn import configlib, parallel, train
-from cnn_vs_rnn.checkpointing import Checkpointer, is_unreadable
+from cnn_vs_rnn import fileio
+from cnn_vs_rnn.checkpointing import (FILES, Checkpointer, CorruptCheckpoint,
+                                      corrupt_or_failed, damage_in)
 from cnn_vs_rnn.errors import RunError, run_command
 from conftest import CONFIG_DIR, tiny
 
@@ -153,25 +157,57 @@ def test_a_checkpoint_of_other_shapes_stops_without_quarantine(workdir):
   assert_stops_and_moves_nothing(workdir, 'stored shape', wrong)
 
 
-def test_classification_of_errors():
-  step_dir = '/nonexistent/checkpoints/4'
-  assert is_unreadable(FileNotFoundError('gone'), step_dir)
-  assert is_unreadable(ValueError('DATA_LOSS: Error decoding manifest'), step_dir)
-  assert is_unreadable(ValueError('NOT_FOUND: Error opening "zarr" driver'), step_dir)
-  assert is_unreadable(ValueError('OUT_OF_RANGE: Requested byte range [0, 9)'), step_dir)
-  assert is_unreadable(ValueError('FAILED_PRECONDITION: Truncated Zstd-compressed stream'),
-                       step_dir)
-  assert not is_unreadable(ValueError('FAILED_PRECONDITION: Device or resource busy'),
-                           step_dir)
-  assert not is_unreadable(ValueError('Requested shape: (4,) is not compatible'), step_dir)
-  # An OSError anywhere in the chain wins over what it caused.
+def test_files_json_lists_every_file_of_a_complete_step(saved):
+  step_dir = fileio.as_path(saved / 'checkpoints' / '4')
+  files = json.loads((step_dir / FILES).read_text())
+  on_disk = sorted(os.path.relpath(p, step_dir) for p in glob.glob(
+      os.path.join(step_dir, '**'), recursive=True) if os.path.isfile(p))
+  assert sorted(files) == [p for p in on_disk if p != FILES]
+  for rel, (size, sha) in files.items():
+    data = (step_dir / rel).read_bytes()
+    assert size == len(data) and sha == hashlib.sha256(data).hexdigest()
+  assert damage_in(step_dir) is None
+
+
+def test_evidence_of_damage_comes_from_files_json(workdir):
+  step_dir = fileio.as_path(workdir / 'checkpoints' / '4')
+  chunk = sorted(step_files(workdir, 4, 'state/**/d/*'))[0]
+  rel = os.path.relpath(chunk, step_dir)
+  flip_a_bit(chunk)
+  assert damage_in(step_dir) == f'file {rel} is not as written'
+  os.remove(chunk)
+  assert damage_in(step_dir) == f'file {rel} is missing'
+  (step_dir / FILES).write_text('{"state/x": [1, ')
+  assert damage_in(step_dir) == f'its {FILES} does not parse'
+  os.remove(step_dir / FILES)
+  assert 'its save did not finish' in damage_in(step_dir)
+
+
+def test_only_the_projects_evidence_makes_an_error_a_corrupt_checkpoint(workdir):
+  """Whatever the library raised (its type and text are not read), the step's files
+  decide: as written -> the error itself; damaged -> CorruptCheckpoint."""
+  step_dir = fileio.as_path(workdir / 'checkpoints' / '4')
+  error = ValueError('NOT_FOUND: Error opening "zarr" driver')  # Text that once meant damage.
+  assert corrupt_or_failed(error, step_dir) is error
+  flip_a_bit(step_files(workdir, 4, 'data/metadata')[0])
+  corrupt = corrupt_or_failed(error, step_dir)
+  assert isinstance(corrupt, CorruptCheckpoint)
+  assert str(corrupt).startswith('file data/metadata is not as written; ValueError: NOT_FOUND')
+  # An OSError in the chain is the environment, however damaged the files look.
   try:
     try:
       raise PermissionError(errno.EACCES, 'denied')
     except PermissionError as e:
-      raise ValueError('NOT_FOUND: while reading') from e
+      raise ValueError('while reading') from e
   except ValueError as e:
-    assert not is_unreadable(e, step_dir)
+    assert corrupt_or_failed(e, step_dir) is e
+
+
+def test_a_step_whose_save_was_cut_short_restores_on_its_checksum(workdir):
+  """A process killed after orbax's commit and before files.json: the arrays decide."""
+  os.remove(workdir / 'checkpoints' / '4' / FILES)
+  _, data_state, step = restore_latest(workdir)
+  assert step == 4 and data_state['position'] == 4
 
 
 def test_training_stops_with_exit_code_1_and_one_line(tmp_path, mnist1d, monkeypatch, capsys):
