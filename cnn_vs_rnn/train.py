@@ -28,15 +28,20 @@ import optax
 from flax import struct
 from flax.training import train_state
 
-from cnn_vs_rnn import (cli, configlib, data, diagnostics, fileio, memory, models, optim,
-                        parallel, tasks)
+from cnn_vs_rnn import (actions, cli, configlib, data, diagnostics, fileio, memory, models,
+                        optim, parallel, selection, tasks)
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.baselines import baseline_metrics
 from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
-from cnn_vs_rnn.errors import ConfigError, NonFiniteLossError, show
+from cnn_vs_rnn.errors import ConfigError, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
-from cnn_vs_rnn.preemption import Preempted, StopSignals
+from cnn_vs_rnn.preemption import StopSignals
 from cnn_vs_rnn import hostmem
+# Also train.* for evaluate.py, sample.py, diagnose.py and the experiments:
+from cnn_vs_rnn.actions import all_finite, restore_window, save_window, stop_requested  # pylint: disable=unused-import
+from cnn_vs_rnn.replicas import (final_record, over_seeds, replica, replica_rngs, seed_lead,  # pylint: disable=unused-import
+                                 seed_summary, seeds_of)
+from cnn_vs_rnn.selection import best_checkpointer  # pylint: disable=unused-import
 
 
 class TrainState(train_state.TrainState):
@@ -93,16 +98,6 @@ def eval_step(state: TrainState, batch, *, task):
   return tasks.loss_and_sums(task, outputs, batch)[1]
 
 
-def over_seeds(fn, num_seeds: int, in_axes=0):
-  """`fn` on one replica -> on a leading seed axis of N replicas (itself for N = 1)."""
-  return fn if num_seeds == 1 else jax.vmap(fn, in_axes=in_axes)
-
-
-def seed_lead(num_seeds: int) -> int:
-  """Leading axes before a batch's example axis: 1 for the seed axis of N > 1 replicas."""
-  return int(num_seeds > 1)
-
-
 def jit_train_step(task, mesh, num_seeds: int = 1):
   """train_step compiled for `mesh`: state replicated and donated, batch sharded."""
   repl = parallel.replicated(mesh)
@@ -135,10 +130,6 @@ def jit_train_loop(task, mesh, num_seeds: int = 1):
                            batch_sharding=parallel.batch_sharded(mesh, seed_lead(num_seeds)))
   return jax.jit(loop, in_shardings=(repl, repl, repl, repl), out_shardings=(repl, repl),
                  donate_argnums=0)
-
-
-def all_finite(tree) -> jax.Array:
-  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 # ---------------------------------------------------------------------------
@@ -231,24 +222,6 @@ def write_run_record(config, workdir: str) -> None:
                     sort_keys=True)
 
 
-def _is_multiple(step: int, every: int) -> bool:
-  return step % every == 0
-
-
-def seeds_of(config) -> list[int]:
-  """The seeds of the run's replicas: seed, seed + 1, ..., seed + num_seeds - 1."""
-  return [config.seed + k for k in range(config.get('num_seeds', 1))]
-
-
-def replica_rngs(config):
-  """(init rng, train rng): split(key(seed)), stacked over the replicas if num_seeds > 1."""
-  pairs = [jax.random.split(jax.random.key(s)) for s in seeds_of(config)]
-  if len(pairs) == 1:
-    return pairs[0][0], pairs[0][1]
-  stacked = jnp.stack(pairs)
-  return stacked[:, 0], stacked[:, 1]
-
-
 def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list[dict]:
   """Metric means over every example of `split` exactly once, one dict per replica."""
   total = None
@@ -271,35 +244,6 @@ def evaluate(p_eval_step, state, split, batch_size, mesh, task, seeds=None) -> d
   """Metric means over every example of `split` (with replicas: mean, std and per seed)."""
   return seed_summary(evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task),
                       seeds)
-
-
-def seed_summary(per_seed: list[dict], seeds=None) -> dict:
-  """One replica's metrics as they are; N replicas' as mean, `/std` and `/seed_S` keys.
-
-  The std is the sample standard deviation over the replicas (ddof=1).
-  """
-  if len(per_seed) == 1:
-    return dict(per_seed[0])
-  seeds = list(range(len(per_seed))) if seeds is None else list(seeds)
-  out = {}
-  for key in per_seed[0]:
-    values = np.asarray([m[key] for m in per_seed], np.float64)
-    out[key] = float(values.mean())
-    out[f'{key}/std'] = float(values.std(ddof=1))
-    out.update({f'{key}/seed_{s}': float(v) for s, v in zip(seeds, values)})
-  return out
-
-
-def final_record(step: int, per_seed: list[dict], seeds, num_params: int) -> dict:
-  """final_metrics.json: the last evaluation; with replicas also per_seed, mean and std."""
-  if len(per_seed) == 1:
-    return {'step': int(step), **per_seed[0], 'num_params': num_params}
-  table = {k: np.asarray([m[k] for m in per_seed], np.float64) for k in per_seed[0]}
-  mean = {k: float(v.mean()) for k, v in table.items()}
-  return {'step': int(step), **mean, 'num_params': num_params,
-          'num_seeds': len(per_seed), 'seeds': list(seeds),
-          'per_seed': {k: [float(x) for x in v] for k, v in table.items()},
-          'mean': mean, 'std': {k: float(v.std(ddof=1)) for k, v in table.items()}}
 
 
 @dataclasses.dataclass
@@ -354,11 +298,6 @@ def jit_eval_step(task, mesh, num_seeds: int = 1):
                  out_shardings=parallel.replicated(mesh))
 
 
-def replica(tree, k: int):
-  """Replica k of a tree with a leading seed axis."""
-  return jax.tree.map(lambda x: x[k], tree)
-
-
 def next_stop(step: int, steps_per_loop: int, config) -> int:
   """Where the call starting after `step` ends: K steps on, or earlier at a boundary.
 
@@ -366,38 +305,6 @@ def next_stop(step: int, steps_per_loop: int, config) -> int:
   resumed from, so a resumed run makes the same calls as an uninterrupted one.
   """
   return min((step // steps_per_loop + 1) * steps_per_loop, next_boundary(step, config))
-
-
-def stop_requested(signals: StopSignals) -> bool:
-  """Whether a stop signal arrived, on any process (all of them stop at the same step)."""
-  stop = signals.signum is not None
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
-    flags = multihost_utils.process_allgather(np.int32(signals.signum or 0))
-    signals.signum = signals.signum or int(np.max(flags)) or None
-    stop = signals.signum is not None
-  return stop
-
-
-def save_window(window: dict) -> dict:
-  """The log window's metric sums as JSON (float64 values round-trip exactly)."""
-  return {k: np.asarray(v, np.float64).tolist() for k, v in window.items()}
-
-
-def restore_window(data_state: dict) -> dict:
-  return {k: np.asarray(v, np.float64) for k, v in data_state.get('log_window', {}).items()}
-
-
-def best_checkpointer(config, dataset, workdir) -> Checkpointer | None:
-  """The best-step checkpoints (WORKDIR/best_checkpoint, by the task's validation metric),
-  when the run evaluates on a split other than 'test' and the data has a test split.
-
-  With num_seeds > 1 the replicas' mean metric picks one step for all of them.
-  """
-  if config.data.eval_split == 'test' or 'test' not in dataset.splits:
-    return None
-  return Checkpointer(workdir, 1, 'best_checkpoint',
-                      best_mode=tasks.selection(dataset.spec.task)[1])
 
 
 def next_boundary(step: int, config) -> int:
@@ -459,215 +366,216 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
     return final
 
 
-def _train_and_evaluate(run: Run, workdir: str) -> dict:
+# ---------------------------------------------------------------------------
+# The loop: build, restore, then step; after each call, the periodic actions.
+
+
+def train_stream(run: Run):
+  """The train batches of the replicas, advanced together; their position is saved."""
   config = run.config
-  resuming = check_workdir(config, workdir)
-  mesh, dataset, task = run.mesh, run.dataset, run.task
-  num_seeds, seeds = run.num_seeds, seeds_of(config)
-  eval_bs = configlib.eval_batch_size(config)
-  init_rng, train_rng = replica_rngs(config)
-
-  ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
-  train_split = dataset.split('train')
-  resident = (parallel.device_resident(train_split, mesh)
-              if config.data.get('device_resident', False) and isinstance(train_split, dict)
-              else None)
   process = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  train_iter = (TrainIterator(train_split, config.data.batch_size, config.seed, **process)
-                if num_seeds == 1 else
-                SeedIterators(train_split, config.data.batch_size, seeds, **process))
-  window: dict[str, np.ndarray] = {}  # Metric sums since the last log step.
-  def check_data(data_state):  # The config saved in the checkpoint itself.
-    if 'config' in data_state:
-      error = config_mismatch(data_state['config'], config.to_dict(),
-                              f'the checkpoint in {workdir!r}')
-      if error is not None:
-        raise error
+  split = run.dataset.split('train')
+  if run.num_seeds == 1:
+    return TrainIterator(split, config.data.batch_size, config.seed, **process)
+  return SeedIterators(split, config.data.batch_size, seeds_of(config), **process)
 
-  restored = ckpt.restore_latest(run.abstract_state, check_data=check_data)
-  best = best_checkpointer(config, dataset, workdir)
-  if not resuming and parallel.is_primary():  # Only once the checkpoints agree with it.
-    write_run_record(config, workdir)
+
+def check_checkpoint_config(config, workdir: str, data_state: dict) -> None:
+  """Raises unless the config saved in the checkpoint itself is `config`."""
+  if 'config' in data_state:
+    error = config_mismatch(data_state['config'], config.to_dict(),
+                            f'the checkpoint in {workdir!r}')
+    if error is not None:
+      raise error
+
+
+def start_state(run: Run, restored, train_iter) -> tuple[Any, int, dict]:
+  """(state, start step, log window): new, or those of the restored checkpoint."""
   if restored is None:
-    state, start_step = run.init(init_rng), 0
-  else:
-    state, data_state, start_step = restored
-    train_iter.set_state(data_state)
-    window = restore_window(data_state)
-    print(f'Resuming from step {start_step} (data position {train_iter.position}).')
-  if best is not None:  # Best steps after the resume point are recomputed.
-    best.delete_after(start_step)
+    return run.init(replica_rngs(run.config)[0]), 0, {}
+  state, data_state, step = restored
+  train_iter.set_state(data_state)
+  print(f'Resuming from step {step} (data position {train_iter.position}).')
+  return state, step, restore_window(data_state)
 
-  one_params = state.params if num_seeds == 1 else replica(state.params, 0)
-  num_params = models.count_params(one_params)
-  replicas = f', {num_seeds} replicas (seeds {seeds[0]}..{seeds[-1]})' if num_seeds > 1 else ''
+
+def describe(run: Run, state) -> tuple[int, int | None]:
+  """Prints the model; (parameters of one replica, receptive field or None)."""
+  config, spec, seeds = run.config, run.dataset.spec, seeds_of(run.config)
+  one_params = state.params if run.num_seeds == 1 else replica(state.params, 0)
+  many = (f', {run.num_seeds} replicas (seeds {seeds[0]}..{seeds[-1]})'
+          if run.num_seeds > 1 else '')
   print(f'Model {config.model.name!r} on {config.data.name!r} '
-        f'({dataset.spec.task}, input {dataset.spec.input_shape}), '
-        f'{mesh.devices.size} device(s){replicas}:\n{models.summary(one_params)}', flush=True)
+        f'({spec.task}, input {spec.input_shape}), '
+        f'{run.mesh.devices.size} device(s){many}:\n{models.summary(one_params)}', flush=True)
   rf = models.receptive_field(run.model)
   if rf is not None:
-    print(f'receptive field: {rf} steps (sequence length {dataset.spec.input_shape[0]})')
+    print(f'receptive field: {rf} steps (sequence length {spec.input_shape[0]})')
+  return models.count_params(one_params), rf
 
-  lead = seed_lead(num_seeds)
-  steps_per_loop = config.get('steps_per_loop', 1) if resident is not None else 1
-  # Compiled once per batch shape (and per K), refused if the plan exceeds a device.
-  hint = ('lower data.batch_size, model.* sizes, num_seeds or steps_per_loop, or use '
-          'more devices')
-  device = mesh.devices.flat[0]
-  p_train_step = memory.Checked(jit_train_step(task, mesh, num_seeds), device,
-                                'the train step', hint)
-  p_train_loop = (memory.Checked(jit_train_loop(task, mesh, num_seeds), device,
-                                 'the train loop', hint) if steps_per_loop > 1 else None)
-  resident_batch = (parallel.resident_batches(resident, mesh, lead)
-                    if resident is not None else None)
-  p_eval_step = jit_eval_step(task, mesh, num_seeds)
-  p_all_finite = jax.jit(all_finite)
-  lr_schedule = optim.make_schedule(config.optim, config.num_train_steps)
-  eval_split = dataset.split(config.data.eval_split)
-  # Trivial baselines (majority class, train mean, persistence): fixed for the run.
-  baselines = {f'eval/{k}': v
-               for k, v in baseline_metrics(dataset, config.data.eval_split).items()}
 
-  diag_every = config.get('diagnostics_every_steps', 0)
-  write_diagnostics = (diagnostics_writer(run, eval_split, mesh) if diag_every else None)
+class TrainCalls:
+  """The compiled train step, or K steps in one call (steps_per_loop, resident data).
 
-  writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
-  progress = Progress(start_step, config.num_train_steps)
-  pending = []  # (first step, device metrics [K, ...]) dispatched but not yet checked.
-  eval_per_seed = None
+  A call from `step` ends at next_stop: K steps on, or earlier at a boundary.
+  Each is compiled once per batch shape (and K), refused if its plan exceeds a device.
+  """
 
-  def drain():
-    """Fetches pending step metrics, checks them, adds them to the log window."""
-    for first, m in pending:
-      m = jax.device_get(m)
-      for i in range(len(m['loss'])):
-        loss, gnorm = np.asarray(m['loss'][i]), np.asarray(m['grad_norm'][i])
-        bad = ~(np.isfinite(loss) & np.isfinite(gnorm))
-        if bad.any():
-          k = int(np.argmax(bad.reshape(-1)))
-          l, g = float(loss.reshape(-1)[k]), float(gnorm.reshape(-1)[k])
-          desc = l if not np.isfinite(l) else f'{l} with grad_norm={g}'
-          if num_seeds > 1:
-            desc = f'{desc} in the replica with seed {seeds[k]}'
-          raise NonFiniteLossError(first + i, desc)
-        for key, v in m['sums'].items():
-          window[key] = window.get(key, 0.0) + np.asarray(v[i], np.float64)
-    pending.clear()
+  def __init__(self, run: Run, train_iter):
+    config, mesh = run.config, run.mesh
+    self.config, self.mesh, self.train_iter = config, mesh, train_iter
+    self.rng = replica_rngs(config)[1]
+    self.lead = seed_lead(run.num_seeds)
+    split = run.dataset.split('train')
+    resident = bool(config.data.get('device_resident', False)) and isinstance(split, dict)
+    self.arrays = parallel.device_resident(split, mesh) if resident else None
+    self.steps_per_loop = config.get('steps_per_loop', 1) if resident else 1
+    hint = ('lower data.batch_size, model.* sizes, num_seeds or steps_per_loop, or use '
+            'more devices')
+    device = mesh.devices.flat[0]
+    self.step_fn = memory.Checked(jit_train_step(run.task, mesh, run.num_seeds), device,
+                                  'the train step', hint)
+    self.loop_fn = (memory.Checked(jit_train_loop(run.task, mesh, run.num_seeds), device,
+                                   'the train loop', hint) if self.steps_per_loop > 1 else None)
+    self.resident_batch = (parallel.resident_batches(self.arrays, mesh, self.lead)
+                           if resident else None)
 
-  def save(step):
-    drain()
-    if not bool(p_all_finite(state.params)):
-      raise NonFiniteLossError(step, 'finite, but the parameters are not')
-    if best is not None and jax.process_count() > 1:
-      best.wait()  # orbax's multi-host barriers allow one save in flight at a time.
-    ckpt.save(step, state, {**train_iter.get_state(), 'log_window': save_window(window),
-                            'config': config.to_dict()})
-    saved.append(step)
+  def __call__(self, state, step: int):
+    """(new state, device metrics on a leading [K] axis, the step the call ends at)."""
+    stop = next_stop(step, self.steps_per_loop, self.config)
+    if stop - step > 1:
+      idx = np.stack([self.train_iter.next_global_indices() for _ in range(stop - step)])
+      state, metrics = self.loop_fn(state, self.arrays, idx, self.rng)
+      return state, metrics, stop
+    batch = (self.resident_batch(self.train_iter.next_global_indices())
+             if self.resident_batch is not None
+             else parallel.shard_batch(next(self.train_iter), self.mesh, self.lead))
+    state, metrics = self.step_fn(state, batch, self.rng)
+    return state, jax.tree.map(lambda x: x[None], metrics), stop
 
-  def offer_best(step, per_seed):
-    """Saves the state as a best candidate; orbax keeps the best by the selection metric."""
-    if not bool(p_all_finite(state.params)):
-      raise NonFiniteLossError(step, 'finite, but the parameters are not')
-    metric = tasks.selection(dataset.spec.task)[0]
-    if jax.process_count() > 1:
-      ckpt.wait()  # orbax's multi-host barriers allow one save in flight at a time.
-    best.save(step, state, {'config': config.to_dict()},
-              metric=float(np.mean([m[metric] for m in per_seed])))
 
-  def window_means() -> list[dict]:
-    if num_seeds == 1:
-      return [tasks.means(task, window)]
-    return [tasks.means(task, {k: v[i] for k, v in window.items()}) for i in range(num_seeds)]
+@dataclasses.dataclass(frozen=True)
+class Evaluator:
+  """(state, split) -> metric means over every example of the split, one dict per replica."""
+  p_eval_step: Callable
+  batch_size: int
+  mesh: Any
+  task: Any
 
-  def test_best(best, final_per_seed) -> int:
-    """Evaluates the best step on validation and, once, on test; adds val/*, test/*."""
-    best.wait()
-    best_step = best.best_step()
-    best_state, _ = best.restore(best_step, run.abstract_state)
-    for prefix, split in (('val', eval_split), ('test', dataset.split('test'))):
-      per_seed = evaluate_per_seed(p_eval_step, best_state, split, eval_bs, mesh, task)
-      for out, m in zip(final_per_seed, per_seed):
-        out.update({f'{prefix}/{k}': v for k, v in m.items()})
-    summary = seed_summary(final_per_seed, seeds)
-    if start_step < config.num_train_steps:  # Else a finished run's line is there.
-      writer.write(config.num_train_steps, {
-          'best_step': best_step,
-          **{k: v for k, v in summary.items() if k.startswith('test/')}})
-    print(f'best step by {config.data.eval_split}: {best_step}; test: ' + ', '.join(
-        f'{k} {v:.4f}' for k, v in summary.items()
-        if k.startswith('test/') and '/seed_' not in k), flush=True)
-    return best_step
+  def __call__(self, state, split) -> list[dict]:
+    return evaluate_per_seed(self.p_eval_step, state, split, self.batch_size, self.mesh,
+                             self.task)
 
-  saved = []
-  # Signals are caught until the last checkpoint is written and the metrics flushed.
-  with StopSignals() as signals:
-    try:
-      step = start_step
-      while step < config.num_train_steps:
-        k = next_stop(step, steps_per_loop, config) - step
-        if k > 1:
-          idx = np.stack([train_iter.next_global_indices() for _ in range(k)])
-          state, metrics = p_train_loop(state, resident, idx, train_rng)
-        else:
-          batch = (resident_batch(train_iter.next_global_indices()) if resident_batch
-                   else parallel.shard_batch(next(train_iter), mesh, lead))
-          state, metrics = p_train_step(state, batch, train_rng)
-          metrics = jax.tree.map(lambda x: x[None], metrics)
-        # Check earlier calls only once this one is dispatched: no host sync in the loop.
-        drain()
-        pending.append((step + 1, metrics))
-        step += k
-        is_last = step == config.num_train_steps
-        if diag_every and step // diag_every > (step - k) // diag_every:
-          writer.write(step, write_diagnostics(state))
-        if _is_multiple(step, config.log_every_steps) or is_last:
-          drain()
-          train_metrics = {f'train/{k}': v for k, v in
-                           seed_summary(window_means(), seeds).items()}
-          train_metrics['train/learning_rate'] = float(lr_schedule(step - 1))
-          window.clear()
-          writer.write(step, train_metrics)
-          print(progress.line(step, {'train/loss': train_metrics['train/loss']}), flush=True)
-        if _is_multiple(step, config.eval_every_steps) or is_last:
-          drain()
-          eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
-          eval_metrics = {f'eval/{k}': v for k, v in seed_summary(eval_per_seed, seeds).items()}
-          writer.write(step, {**eval_metrics, **baselines})
-          if best is not None:
-            offer_best(step, eval_per_seed)
-          print(f'eval at step {step}: ' + ', '.join(
-              f'{k} {v:.4f}' for k, v in eval_metrics.items() if '/seed_' not in k), flush=True)
-        if _is_multiple(step, config.checkpoint_every_steps) or is_last:
-          save(step)
-        if stop_requested(signals) and not is_last:
-          if step not in saved:
-            save(step)
-          raise Preempted(step, signals.signum, ckpt.directory)
-      drain()
-      if eval_per_seed is None:  # Resumed from the final checkpoint: evaluate it.
-        eval_per_seed = evaluate_per_seed(p_eval_step, state, eval_split, eval_bs, mesh, task)
-      final_per_seed = [{f'eval/{k}': v for k, v in m.items()} for m in eval_per_seed]
-      best_step = None
-      if best is not None:  # Select on validation, report test once.
-        best_step = test_best(best, final_per_seed)
-    finally:
-      ckpt.close()
-      if best is not None:
-        best.close()
-      writer.close()
 
-  final = final_record(config.num_train_steps, final_per_seed, seeds, num_params)
+def periodic_actions(run: Run, ckpt, best, writer, metrics, train_iter, baselines, signals,
+                     start_step: int) -> list:
+  """After each call, in this order: diagnostics, log, evaluate (offering the best step),
+  checkpoint, preemption."""
+  config, last = run.config, run.config.num_train_steps
+  eval_split = run.dataset.split(config.data.eval_split)
+  evaluator = Evaluator(jit_eval_step(run.task, run.mesh, run.num_seeds),
+                        configlib.eval_batch_size(config), run.mesh, run.task)
+  out = []
+  if config.get('diagnostics_every_steps', 0):
+    out.append(actions.Diagnostics(config.diagnostics_every_steps,
+                                   diagnostics_writer(run, eval_split, run.mesh), writer))
+  checkpoint = actions.Checkpoint(config.checkpoint_every_steps, last, ckpt, metrics,
+                                  train_iter, config, wait_for=[best] if best else [])
+  return out + [
+      actions.LogTrain(config.log_every_steps, last, metrics, run.task,
+                       optim.make_schedule(config.optim, last), writer,
+                       Progress(start_step, last)),
+      actions.Evaluate(config.eval_every_steps, last, metrics, evaluator, eval_split, writer,
+                       baselines, best),
+      checkpoint,
+      actions.Preemption(signals, checkpoint, last)]
+
+
+def train_steps(state, step: int, last_step: int, calls: TrainCalls, metrics, periodic):
+  """Steps from `step` to `last_step`; after each call, every periodic action in turn."""
+  while step < last_step:
+    state, step_metrics, stop = calls(state, step)
+    # The calls before are checked only once this one is dispatched: no host sync here.
+    metrics.push(step + 1, step_metrics)
+    for action in periodic:
+      action(stop, step, state)
+    step = stop
+  metrics.drain()
+  return state
+
+
+def finish(run: Run, state, evaluate: actions.Evaluate, best, writer, start_step: int):
+  """(each replica's last eval/* metrics, with val/* and test/* of the best step; best step).
+
+  The best step (if the run selects one) is evaluated on test here, once.
+  """
+  config = run.config
+  last = evaluate.last
+  if last is None:  # Resumed from the final checkpoint: evaluate it.
+    last = evaluate.evaluator(state, evaluate.split)
+  per_seed = [{f'eval/{k}': v for k, v in m.items()} for m in last]
+  if best is None:
+    return per_seed, None
+  splits = {'val': evaluate.split, 'test': run.dataset.split('test')}
+  best_step, summary = best.report(per_seed, evaluate.evaluator, run.abstract_state, splits,
+                                   seeds_of(config))
+  if start_step < config.num_train_steps:  # Else a finished run's line is there.
+    writer.write(config.num_train_steps, selection.report_record(best_step, summary))
+  print(selection.report_line(best_step, config.data.eval_split, summary), flush=True)
+  return per_seed, best_step
+
+
+def final_metrics(run: Run, per_seed: list[dict], num_params: int, best_step, rf,
+                  baselines: dict) -> dict:
+  """final_metrics.json: the last evaluation, the best step's val/test, the baselines."""
+  final = final_record(run.config.num_train_steps, per_seed, seeds_of(run.config), num_params)
   if best_step is not None:
     final = {'step': final.pop('step'), 'best_step': int(best_step), **final}
   if rf is not None:
     final['receptive_field'] = rf
   final.update(baselines)
   if best_step is not None:
-    final.update({f'test/{k}': v for k, v in baseline_metrics(dataset, 'test').items()})
+    final.update({f'test/{k}': v for k, v in baseline_metrics(run.dataset, 'test').items()})
+  return final
+
+
+def _train_and_evaluate(run: Run, workdir: str) -> dict:
+  config, dataset = run.config, run.dataset
+  resuming = check_workdir(config, workdir)
+  ckpt = Checkpointer(workdir, config.max_checkpoints_to_keep)
+  train_iter = train_stream(run)
+  restored = ckpt.restore_latest(
+      run.abstract_state, check_data=functools.partial(check_checkpoint_config, config, workdir))
+  best = selection.BestStep.create(config, dataset, workdir, ckpt)
+  if not resuming and parallel.is_primary():  # Only once the checkpoints agree with it.
+    write_run_record(config, workdir)
+  state, start_step, window = start_state(run, restored, train_iter)
+  if best is not None:  # Best steps after the resume point are recomputed.
+    best.ckpt.delete_after(start_step)
+  num_params, rf = describe(run, state)
+  calls = TrainCalls(run, train_iter)
+  # Trivial baselines (majority class, train mean, persistence): fixed for the run.
+  baselines = {f'eval/{k}': v
+               for k, v in baseline_metrics(dataset, config.data.eval_split).items()}
+  writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
+  metrics = actions.StepMetrics(seeds_of(config), window)
+  # Signals are caught until the last checkpoint is written and the metrics flushed.
+  with StopSignals() as signals:
+    try:
+      periodic = periodic_actions(run, ckpt, best, writer, metrics, train_iter, baselines,
+                                  signals, start_step)
+      state = train_steps(state, start_step, config.num_train_steps, calls, metrics, periodic)
+      evaluate = next(a for a in periodic if isinstance(a, actions.Evaluate))
+      per_seed, best_step = finish(run, state, evaluate, best, writer, start_step)
+    finally:
+      ckpt.close()
+      if best is not None:
+        best.close()
+      writer.close()
+  final = final_metrics(run, per_seed, num_params, best_step, rf, baselines)
   if parallel.is_primary():
     fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final
-
 
 # ---------------------------------------------------------------------------
 # Command line (cli.py: flags, config files and overrides, one-line errors).
