@@ -1,13 +1,15 @@
 """The command line the programs share: every usage error becomes one line and exit 2.
 
 - `config_command` (train, benchmark): absl flags with `--config FILE` and
-  `--config.KEY=VALUE` overrides (ml_collections `config_flags`), whose
-  failures (a missing or broken config file, an unknown key, a value of the
-  wrong type, an unknown flag) become one ConfigError line each.
+  `--config.KEY=VALUE` overrides (ml_collections `config_flags`). Before absl
+  parses them, `check_config_args` checks them on the project's own terms: the
+  config file loads (`load_config_file`), every override names a key of its
+  config, and a number or boolean parses with absl's parser for that key's type.
+  absl then sees a command line it accepts; what it still refuses (an unknown
+  flag) is one line of its own error, caught by type.
 - `ArgumentParser`, `parser_of`, `argparse_command` (evaluate, sample, diagnose;
   sweep and plot for their own flags): argparse whose usage errors are
   ConfigErrors rather than a usage message and sys.exit.
-- `load_config_file` (sweep): a config file's config, or one ConfigError line.
 
 Each command's body runs under `errors.run_command`, which turns a ConfigError
 into exit code 2, a RunError into 1, and prints the one line. Validating a
@@ -19,6 +21,7 @@ themselves, under `__main__`.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -27,7 +30,7 @@ from typing import Callable
 import ml_collections
 
 from cnn_vs_rnn import configlib
-from cnn_vs_rnn.errors import ConfigError, HeldLogs, run_command, show
+from cnn_vs_rnn.errors import ConfigError, HeldLogs, one_line, run_command, show
 
 
 # ---------------------------------------------------------------------------
@@ -78,75 +81,40 @@ def define_flags(flag_values=None, workdir: bool = True, sys_argv=None):
 
 
 def parse_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
-  """Parses flags and returns the config; every usage error becomes one ConfigError line."""
-  # What ml_collections logs while loading (e.g. 'get_config() returned None') is
-  # printed only if the config turns out fine; else the one error line says it.
+  """Parses flags and returns the config; every usage error becomes one ConfigError line.
+
+  What ml_collections logs while loading is printed only if the config turns
+  out fine; else the one error line says it.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
   held = HeldLogs(logging.WARNING)
   try:
     with held:
-      config = _load_config(argv, flag_values, config_flag)
+      check_config_args(argv)
+      try:
+        flag_values(argv)
+      except flags.Error as e:  # What the project's checks leave: an unknown flag.
+        raise ConfigError(one_line(e)) from None
   except ConfigError:
     held.discard()
     raise
   held.release()
-  return config
+  return config_flag.value
 
 
-def _load_config(argv, flag_values, config_flag) -> ml_collections.ConfigDict:
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  # ml_collections loads the file as module '<flag>_config' with load_module(), which
-  # reuses a module of that name: one loaded before (main called again in a process)
-  # would lend its get_config() to a file that has none.
-  sys.modules.pop(f'{config_flag.name}_config', None)
-  try:
-    flag_values(argv)
-  except flags.Error as e:
-    msg = str(e)
-    if msg.startswith('flag --config.'):
-      raise ConfigError(_type_error_message(msg, argv)) from None
-    raise ConfigError(msg.splitlines()[0]) from None
-  except SystemExit as e:  # The config file itself called exit().
-    raise ConfigError(f'config file {_config_path(flag_values, argv)!r} exited '
-                      f'(SystemExit({show(e.code)})) while loading; a config file defines '
-                      'get_config() and returns an ml_collections.ConfigDict') from None
-  except (AttributeError, KeyError) as e:  # An override of a key the config lacks.
-    if "has no attribute 'get_config'" in str(e):
-      raise ConfigError(f'config file {_config_path(flag_values, argv)!r} has no '
-                        'get_config() function; define one that returns an '
-                        'ml_collections.ConfigDict') from None
-    raise ConfigError(_unknown_key_message(e, argv)) from None
-  except Exception as e:  # pylint: disable=broad-except
-    # Loading the config file itself failed (a syntax error, an import error...).
-    raise ConfigError(f'the config file failed to load: {type(e).__name__}: '
-                      f'{_first_line(e)}') from None
-  config = config_flag.value
-  path = _config_path(flag_values, argv)
-  if config is None and path:
-    raise ConfigError(f'config file {path!r}: get_config() returned None; it must return '
-                      'an ml_collections.ConfigDict')
-  if config is None:
+def check_config_args(argv) -> None:
+  """Raises a ConfigError unless argv names a config file that loads and overrides
+  that name its keys with values of their types."""
+  path = config_path(argv)
+  if path is None:
     raise ConfigError('--config is required: --config configs/NAME.py')
-  if not isinstance(config, ml_collections.ConfigDict):
-    path = flag_values['config'].config_filename
-    if not os.path.isfile(path.split(':', 1)[0]) and not os.path.isfile(path):
-      raise _missing_file(path, 'pass a file such as configs/default.py')
-    try:
-      config.seed  # _ErrorConfig raises what loading the file raised.
-    except Exception as e:  # pylint: disable=broad-except
-      while e.__cause__ is not None or e.__context__ is not None:
-        e = e.__cause__ or e.__context__
-      raise _failed_to_load(path, e) from None
-  return config
+  config = load_config_file(path, 'pass a file such as configs/default.py')
+  for key, value in overrides(argv):
+    check_override(config, key, value)
 
 
-def _config_path(flag_values, argv) -> str | None:
+def config_path(argv) -> str | None:
   """The --config file named on the command line, if any."""
-  try:
-    path = flag_values['config'].config_filename
-  except Exception:  # pylint: disable=broad-except
-    path = None
-  if path:
-    return path
   for i, a in enumerate(argv):
     if a.startswith('--config='):
       return a.split('=', 1)[1]
@@ -155,62 +123,81 @@ def _config_path(flag_values, argv) -> str | None:
   return None
 
 
-def _unknown_key_message(error, argv) -> str:
-  while error.args and isinstance(error.args[0], BaseException):
-    error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError.
-  lines = str(error.args[0] if error.args else error).splitlines()
-  name = lines[0].strip().strip("'")
-  overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv
-               if a.startswith('--config.')]
-  key = next((o for o in overrides if o.split('.')[-1] == name), name)
-  hint = ' '.join(l.strip() for l in lines[1:])
-  return f'unknown config key {show(key)}' + (f'. {hint}' if hint else '')
+def overrides(argv) -> list[tuple[str, str | None]]:
+  """(KEY, VALUE) of each --config.KEY=VALUE; VALUE None for --config.KEY alone."""
+  out = []
+  for a in argv:
+    if a.startswith('--config.'):
+      key, eq, value = a[len('--config.'):].partition('=')
+      out.append((key, value if eq else None))
+  return out
 
 
-def _type_error_message(msg: str, argv) -> str:
-  """'flag --config.seed=abc: invalid literal ...' -> which type the key wants."""
-  head = msg.split(':', 1)[0][len('flag --config.'):]
-  key, _, value = head.partition('=')
-  config_path = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), None)
-  if config_path is None and '--config' in argv:
-    config_path = argv[argv.index('--config') + 1]
-  want = None
-  if config_path:
-    try:
-      node = configlib.load_config_file(config_path)
-      for part in key.split('.'):
-        node = node[part]
-      want = type(node).__name__
-    except Exception:  # pylint: disable=broad-except
-      pass
-  expected = f'expected a value of type {want}' if want else msg.split(':', 1)[-1].strip()
-  return f'--config.{key}={show(value)} has the wrong type: {expected}'
+def _parser_of(kind: type):
+  """absl's parser of the values of a config field of type `kind`, if it is a number
+  or a boolean (config_flags parses those fields with these parsers)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  return {bool: flags.BooleanParser, int: flags.IntegerParser,
+          float: flags.FloatParser}.get(kind)
+
+
+def check_override(config: ml_collections.ConfigDict, key: str, value: str | None) -> None:
+  """Raises a ConfigError unless `key` is a field of `config` and `value` parses as its
+  type (numbers and booleans)."""
+  *parents, name = key.split('.')
+  node = config
+  for i, part in enumerate(parents):
+    child = node.get(part) if isinstance(node, ml_collections.ConfigDict) else None
+    if not isinstance(child, ml_collections.ConfigDict):
+      raise ConfigError(_unknown_key(key, node, part, '.'.join(parents[:i])))
+    node = child
+  if name not in node:
+    raise ConfigError(_unknown_key(key, node, name, '.'.join(parents)))
+  parser = _parser_of(node.get_type(name))
+  if parser is None or value is None:
+    return
+  try:
+    parser().parse(value)
+  except ValueError:
+    raise ConfigError(f'--config.{key}={show(value)} has the wrong type: expected a value '
+                      f'of type {node.get_type(name).__name__}') from None
+
+
+def _unknown_key(key: str, node, name: str, where: str) -> str:
+  keys = sorted(node.keys()) if isinstance(node, ml_collections.ConfigDict) else []
+  close = difflib.get_close_matches(name, keys, n=3)
+  hint = (f'; did you mean {", ".join(repr(k) for k in close)}?' if close else
+          f'; {where or "the config"} has no field {show(name)}')
+  return f'unknown config key {show(key)}{hint}'
 
 
 # ---------------------------------------------------------------------------
-# Config files read directly: sweep.
+# Config files: loaded by the project itself, every failure one ConfigError line.
 
 
 def load_config_file(path: str, hint: str) -> ml_collections.ConfigDict:
   """The config of the file at `path`; a failure to load it is one ConfigError line,
   which ends with `hint` (what to pass instead) when the file does not exist."""
   if not os.path.isfile(path):
-    raise _missing_file(path, hint)
+    raise ConfigError(f'config file {path!r} does not exist; {hint}')
   try:
-    return configlib.load_config_file(path)
+    config = configlib.load_config_file(path)
   except ConfigError:
     raise
+  except SystemExit as e:  # The config file itself called exit().
+    raise ConfigError(f'config file {path!r} exited (SystemExit({show(e.code)})) while '
+                      'loading; a config file defines get_config() and returns an '
+                      'ml_collections.ConfigDict') from None
+  except configlib.NoGetConfig:
+    raise ConfigError(f'config file {path!r} has no get_config() function; define one '
+                      'that returns an ml_collections.ConfigDict') from None
   except Exception as e:  # pylint: disable=broad-except
-    raise _failed_to_load(path, e) from None
-
-
-def _missing_file(path: str, hint: str) -> ConfigError:
-  return ConfigError(f'config file {path!r} does not exist; {hint}')
-
-
-def _failed_to_load(path: str, error: BaseException) -> ConfigError:
-  return ConfigError(f'config file {path!r} failed to load: {type(error).__name__}: '
-                     f'{_first_line(error)}')
+    raise ConfigError(f'config file {path!r} failed to load: {type(e).__name__}: '
+                      f'{_first_line(e)}') from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f'config file {path!r}: get_config() returned {show(config)}; it '
+                      'must return an ml_collections.ConfigDict')
+  return config
 
 
 def _first_line(error: BaseException) -> str:

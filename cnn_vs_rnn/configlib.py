@@ -90,6 +90,10 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+class NoGetConfig(AttributeError):
+  """A config file that defines no get_config()."""
+
+
 def load_config_file(path: str) -> ml_collections.ConfigDict:
   """Runs `get_config()` of the config file at `path` (for configs that extend others)."""
   if not os.path.isfile(path):
@@ -98,6 +102,8 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
+  if not callable(getattr(module, 'get_config', None)):
+    raise NoGetConfig(f'config file {path!r} has no get_config() function')
   return module.get_config()
 
 
