@@ -33,7 +33,7 @@ def get_config():
   c.model.strides = (2, 2, 2)
   c.model.padding = 1
   c.model.pool = 'flatten'
-  # One matmul over patches on CPU ('auto'; 'xla' elsewhere): the same function (models/cnn.py).
+  # One matmul over patches on CPU ('auto'; lax elsewhere): the same function (kernels/resolve.py).
   c.model.conv_impl = 'auto'
 
   c.optim.name = 'adam'

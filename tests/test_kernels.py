@@ -332,3 +332,58 @@ def test_build_resolves_conv_impl_once(name, impl, want):
   model = models.build(ml_collections.ConfigDict(cfg), spec)
   assert model.conv_impl == kernels.resolve_conv(want)
   assert model.conv_impl in kernels.KERNELS
+
+
+# ---------------------------------------------------------------------------
+# The fused recurrence: the cells' equations (models/rnn.py) under a plain lax.scan.
+
+
+def _reference_step(cell, w_h, b_h, activation):
+  """One step of `cell` written from its equations, differentiated by autodiff."""
+  sig = jax.nn.sigmoid
+
+  def step(carry, xp):
+    if cell == 'elman':
+      act = jnp.tanh if activation == 'tanh' else jax.nn.relu
+      h = act(xp + carry @ w_h + b_h)
+      return h, h
+    if cell == 'lstm':
+      c, h = carry
+      i, f, u, o = jnp.split(xp + h @ w_h + b_h, 4, axis=-1)
+      c = sig(f) * c + sig(i) * jnp.tanh(u)
+      h = sig(o) * jnp.tanh(c)
+      return (c, h), h
+    xr, xz, xn = jnp.split(xp, 3, axis=-1)
+    hr, hz, hn = jnp.split(carry @ w_h + b_h, 3, axis=-1)
+    r, z = sig(xr + hr), sig(xz + hz)
+    n = jnp.tanh(xn + r * hn)
+    h = (1.0 - z) * n + z * carry
+    return h, h
+  return step
+
+
+def _reference_recurrence(cell, params, x_TxBxC, activation):
+  w_x, b_x, w_h, b_h = params
+  h0 = jnp.zeros((x_TxBxC.shape[1], w_h.shape[0]), x_TxBxC.dtype)
+  carry = (h0, h0) if cell == 'lstm' else h0
+  return lax.scan(_reference_step(cell, w_h, b_h, activation), carry, x_TxBxC @ w_x + b_x)[1]
+
+
+@pytest.mark.parametrize('cell,activation', [('elman', 'tanh'), ('elman', 'relu'),
+                                             ('lstm', 'tanh'), ('gru', 'tanh')])
+def test_fused_recurrence_equals_autodiff_of_the_equations(cell, activation):
+  T, B, C, H = 6, 3, 4, 5
+  gates = {'elman': 1, 'lstm': 4, 'gru': 3}[cell]
+  keys = jax.random.split(jax.random.key(0), 5)
+  G = gates * H
+  params = (jax.random.normal(keys[0], (C, G)), jax.random.normal(keys[1], (G,)),
+            jax.random.normal(keys[2], (H, G)) / 2, jax.random.normal(keys[3], (G,)))
+  x = jax.random.normal(keys[4], (T, B, C))
+  loss = lambda f: lambda p, x: jnp.sum(jnp.sin(f(p, x)))
+  fused = lambda p, x: kernels.recurrence(cell, p, x, activation)
+  ref = lambda p, x: _reference_recurrence(cell, p, x, activation)
+  np.testing.assert_allclose(fused(params, x), ref(params, x), rtol=1e-5, atol=1e-5)
+  got = jax.grad(loss(fused), argnums=(0, 1))(params, x)
+  want = jax.grad(loss(ref), argnums=(0, 1))(params, x)
+  for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -223,7 +223,7 @@ def test_gradients_match_finite_differences(cfg, shape):
 
 
 # ---------------------------------------------------------------------------
-# The 'fused' recurrence (models/fused_rnn.py): the 'scan' path's function.
+# The 'fused' recurrence (kernels.recurrence, kernels/fused_rnn.py): the 'scan' path's function.
 
 
 @pytest.mark.parametrize('cfg', [

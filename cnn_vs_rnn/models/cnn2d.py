@@ -46,7 +46,6 @@ from cnn_vs_rnn.kernels import check_conv_impl
 from cnn_vs_rnn.models.conv import Conv
 from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.errors import ConfigError
-from cnn_vs_rnn.models.precision import cast
 
 NORMS = ('batch', 'layer', 'group', 'none')
 ACTIVATIONS = {'relu': nn.relu, 'tanh': jnp.tanh, 'gelu': nn.gelu}

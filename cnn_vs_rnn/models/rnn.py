@@ -222,38 +222,22 @@ def reverse_padded(x_BxTx, lengths_B):
 
 
 class DenseParams(nn.Module):
-  """The parameters of an `nn.Dense` (same names, shapes and initialisers), unapplied."""
+  """The parameters of an `nn.Dense` (same names, shapes and initialisers), unapplied,
+  in the submodule `path` below this one (the 'fused' path's stand-in for the
+  'scan' path's modules, e.g. ('cell', 'recurrent') inside 'scan')."""
   in_features: int
   features: int
   kernel_init: Any = nn.initializers.lecun_normal()
   bias_init: Any = nn.initializers.zeros
+  path: tuple = ()
 
   @nn.compact
   def __call__(self):
+    if self.path:
+      return DenseParams(self.in_features, self.features, self.kernel_init, self.bias_init,
+                         self.path[1:], name=self.path[0])()
     return (self.param('kernel', self.kernel_init, (self.in_features, self.features)),
             self.param('bias', self.bias_init, (self.features,)))
-
-
-class _CellParams(nn.Module):
-  """Stands in for a cell ('cell', inside 'scan'): its 'recurrent' Dense parameters."""
-  hidden_size: int
-  gates: int
-  kernel_init: Any
-
-  @nn.compact
-  def __call__(self):
-    return DenseParams(self.hidden_size, self.gates * self.hidden_size, self.kernel_init,
-                       name='recurrent')()
-
-
-class _ScanParams(nn.Module):
-  hidden_size: int
-  gates: int
-  kernel_init: Any
-
-  @nn.compact
-  def __call__(self):
-    return _CellParams(self.hidden_size, self.gates, self.kernel_init, name='cell')()
 
 
 class Recurrence(nn.Module):
@@ -296,11 +280,11 @@ class Recurrence(nn.Module):
     kwargs = dict(self.cell_kwargs)
     w_x, b_x = DenseParams(x_BxTxC.shape[-1], gates * hidden,
                            bias_init=input_bias_init(self.cell_name, hidden), name='input')()
-    w_h, b_h = _ScanParams(hidden, gates,
+    w_h, b_h = DenseParams(hidden, gates * hidden,
                            recurrent_kernel_init(self.cell_name, kwargs.get('irnn_init', False),
                                                  kwargs.get('recurrent_init', ''),
                                                  kwargs.get('recurrent_init_scale', 1.0)),
-                           name='scan')()
+                           path=('cell', 'recurrent'), name='scan')()
     params = tuple(cast(p, self.dtype) for p in (w_x, b_x, w_h, b_h))
     h_TxBxH = recurrence(self.cell_name, params, jnp.swapaxes(cast(x_BxTxC, self.dtype), 0, 1),
                          kwargs.get('activation', 'tanh'), self.unroll)
