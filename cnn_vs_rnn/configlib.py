@@ -25,7 +25,7 @@ MAX_SEED = 2**31  # Seeds are in [0, MAX_SEED): every RNG here takes them.
 
 
 def base_config() -> ml_collections.ConfigDict:
-  """Fields every config has (DESIGN.md section 2); configs override them."""
+  """Fields every config has (README, Training: the config contract); configs override them."""
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.num_train_steps = 1000

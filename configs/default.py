@@ -2,8 +2,9 @@
 
   python -m cnn_vs_rnn.train --config configs/default.py --workdir runs/default
 
-Offline (the dataset is generated locally), about a minute on a laptop CPU.
-Expected: eval/accuracy about 0.94 (published CNN: 94%).
+Offline (the dataset is generated locally): about 10 seconds of training on a
+2-core laptop CPU. Expected for seed 0: test/accuracy 0.919 at the step that
+validation selects (3 seeds: configs/mnist1d_cnn.py). Published CNN: 94%.
 """
 
 from cnn_vs_rnn import configlib

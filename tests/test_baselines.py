@@ -82,7 +82,7 @@ def test_ar_fit_equals_numpy_lstsq_and_statsmodels_autoreg():
 
 
 def test_sunspots_baselines_reproduce_the_design_protocol():
-  """DESIGN.md: windows of 20 years, last 20% as test, standardised (by the train years).
+  """The protocol: windows of 20 years, last 20% as test, standardised (by the train years).
 
   Exactly: targets of the last 62 years (1947-2008; int(0.8 * 309) = 247 is
   the first) are test, their windows reaching back into train; train windows
