@@ -66,12 +66,13 @@ class BestStep:
     self.ckpt.close()
 
   def report(self, final_per_seed: list[dict], evaluate, abstract_state, splits: dict,
-             seeds) -> tuple[int, dict]:
+             seeds, writer, write_at: int | None, split_name: str) -> int:
     """Evaluates the best step on each of `splits` (prefix -> split: 'val' and 'test').
 
-    Adds `prefix/metric` keys to each replica's dict of `final_per_seed`; returns
-    the best step and the summary over the replicas. Made once per run: the
-    test split is looked at once.
+    Adds `prefix/metric` keys to each replica's dict of `final_per_seed`, writes
+    the best step and test/* to metrics.jsonl at `write_at` (None: a finished
+    run's line is there already), prints them, and returns the best step. Made
+    once per run: the test split is looked at once.
     """
     if self._reported:
       raise RuntimeError('the best step is reported on test once per run')
@@ -82,17 +83,11 @@ class BestStep:
     for prefix, split in splits.items():
       for out, m in zip(final_per_seed, evaluate(best_state, split)):
         out.update({f'{prefix}/{k}': v for k, v in m.items()})
-    return best_step, replicas.seed_summary(final_per_seed, seeds)
-
-
-def report_line(best_step: int, eval_split: str, summary: dict) -> str:
-  """'best step by validation: 6; test: test/loss 0.41, test/accuracy 0.87'."""
-  return f'best step by {eval_split}: {best_step}; test: ' + ', '.join(
-      f'{k} {v:.4f}' for k, v in summary.items()
-      if k.startswith('test/') and '/seed_' not in k)
-
-
-def report_record(best_step: int, summary: dict) -> dict:
-  """The metrics.jsonl line of the report: the best step and the test/* values."""
-  return {'best_step': best_step,
-          **{k: v for k, v in summary.items() if k.startswith('test/')}}
+    summary = replicas.seed_summary(final_per_seed, seeds)
+    if write_at is not None:
+      writer.write(write_at, {'best_step': best_step,
+                              **{k: v for k, v in summary.items() if k.startswith('test/')}})
+    print(f'best step by {split_name}: {best_step}; test: ' + ', '.join(
+        f'{k} {v:.4f}' for k, v in summary.items()
+        if k.startswith('test/') and '/seed_' not in k), flush=True)
+    return best_step

@@ -4,6 +4,13 @@
 
 From Python: `train_and_evaluate(config, workdir) -> dict` of final metrics.
 Exit codes: 0 success; 2 usage or config error; 1 failure during the run.
+
+`_train_and_evaluate` builds, restores, then steps: `train_steps` makes each
+compiled call (`TrainCalls`: one step, or K steps in a lax.scan) and then runs
+the periodic actions of actions.py (diagnostics, log, evaluate and offer the
+best step, checkpoint, preemption), each holding its own state. Best-step
+selection and the once-only test report are in selection.py, the replica
+(seed) axis helpers in replicas.py.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches,
 from cnn_vs_rnn.errors import ConfigError, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
 from cnn_vs_rnn.preemption import StopSignals
-from cnn_vs_rnn import hostmem
+from cnn_vs_rnn import errors, hostmem
 # Also train.* for evaluate.py, sample.py, diagnose.py and the experiments:
 from cnn_vs_rnn.actions import all_finite, restore_window, save_window, stop_requested  # pylint: disable=unused-import
 from cnn_vs_rnn.replicas import (final_record, over_seeds, replica, replica_rngs, seed_lead,  # pylint: disable=unused-import
@@ -517,11 +524,9 @@ def finish(run: Run, state, evaluate: actions.Evaluate, best, writer, start_step
   if best is None:
     return per_seed, None
   splits = {'val': evaluate.split, 'test': run.dataset.split('test')}
-  best_step, summary = best.report(per_seed, evaluate.evaluator, run.abstract_state, splits,
-                                   seeds_of(config))
-  if start_step < config.num_train_steps:  # Else a finished run's line is there.
-    writer.write(config.num_train_steps, selection.report_record(best_step, summary))
-  print(selection.report_line(best_step, config.data.eval_split, summary), flush=True)
+  write_at = config.num_train_steps if start_step < config.num_train_steps else None
+  best_step = best.report(per_seed, evaluate.evaluator, run.abstract_state, splits,
+                          seeds_of(config), writer, write_at, config.data.eval_split)
   return per_seed, best_step
 
 
@@ -594,4 +599,5 @@ def main(argv=None) -> int:
 
 if __name__ == '__main__':
   hostmem.keep_freed_memory()  # Only as a program: see hostmem.py.
+  errors.as_program()  # A failed run ends right after its one error line.
   sys.exit(main())

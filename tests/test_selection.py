@@ -68,3 +68,39 @@ def test_saved_predictions_reproduce_the_metrics(tmp_path, mnist1d, num_seeds):
   assert outputs.shape == ((num_seeds,) if num_seeds > 1 else ()) + (n, 10)
   accuracy = (outputs.argmax(-1) == saved['targets']).mean(axis=-1)
   assert np.mean(accuracy) == pytest.approx(metrics['eval/accuracy'], abs=1e-9)
+
+
+class FakeBest:
+  """The parts of a Checkpointer that BestStep.report reads."""
+
+  def wait(self):
+    pass
+
+  def best_step(self):
+    return 4
+
+  def restore(self, step, abstract_state):
+    return {'step': step}, {}
+
+
+class Lines:
+
+  def __init__(self):
+    self.rows = []
+
+  def write(self, step, metrics):
+    self.rows.append({'step': step, **metrics})
+
+
+def test_the_test_split_is_reported_once(capsys):
+  from cnn_vs_rnn import selection  # pylint: disable=g-import-not-at-top
+  best = selection.BestStep(FakeBest(), 'classification', {}, main=None)
+  evaluate = lambda state, split: [{'accuracy': split * state['step']}]
+  per_seed, lines = [{'eval/accuracy': 0.5}], Lines()
+  assert best.report(per_seed, evaluate, None, {'val': 0.1, 'test': 0.2}, [0], lines, 12,
+                     'validation') == 4
+  assert per_seed == [{'eval/accuracy': 0.5, 'val/accuracy': 0.4, 'test/accuracy': 0.8}]
+  assert lines.rows == [{'step': 12, 'best_step': 4, 'test/accuracy': 0.8}]
+  assert 'best step by validation: 4; test: test/accuracy 0.8000' in capsys.readouterr().out
+  with pytest.raises(RuntimeError, match='once'):
+    best.report(per_seed, evaluate, None, {'test': 0.2}, [0], lines, 12, 'validation')
