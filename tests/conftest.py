@@ -17,7 +17,7 @@ simulated devices (XLA's in-process rendezvous) deadlocked now and then, 3 of
 the 4 device threads waiting for a fourth that never arrived, and after 40 s
 XLA aborted the process (SIGABRT). Two causes were found and removed: batched
 LAPACK QRs of a vmapped orthogonal init holding both XLA pool threads
-(models/rnn.py, `orthogonal_init`), and overlapping evaluation batches
+(kernels/init.py, `orthogonal_init`), and overlapping evaluation batches
 (train.py, `evaluate_per_seed`). The reruns stay as a guard against a cause
 not found; a crash that happens twice still fails the suite.
 """

@@ -310,7 +310,7 @@ def test_im2col_conv2d_against_a_numpy_loop():
 
 
 def test_conv_impls_resolve_per_backend():
-  want = {'auto': ('im2col', 'lax'), 'native': ('canonical', 'lax'), 'xla': ('canonical', 'lax'),
+  want = {'auto': ('im2col', 'lax'), 'native': ('canonical', 'lax'),
           'lax': ('lax', 'lax'), 'canonical': ('canonical', 'canonical'),
           'im2col': ('im2col', 'im2col')}
   for impl, (cpu, gpu) in want.items():
@@ -318,13 +318,13 @@ def test_conv_impls_resolve_per_backend():
     assert kernels.resolve_conv(impl, 'gpu') == gpu
     assert kernels.resolve_conv(cpu) == cpu  # a resolved name stays what it is
   with pytest.raises(ConfigError, match=r"^unknown model.conv_impl 'fft'; valid: auto, "
-                                        r'canonical, im2col, lax, native, xla$'):
+                                        r'canonical, im2col, lax, native$'):
     kernels.resolve_conv('fft')
 
 
 @pytest.mark.parametrize('name,impl,want', [
     ('cnn1d', None, 'auto'), ('tcn', None, 'native'), ('tcn', 'auto', 'auto'),
-    ('tcn', 'xla', 'native'), ('tcn', 'lax', 'lax')])
+    ('tcn', 'lax', 'lax')])
 def test_build_resolves_conv_impl_once(name, impl, want):
   """The built model holds the kernel that runs: its modules never ask the backend."""
   spec = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)

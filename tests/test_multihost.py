@@ -30,7 +30,7 @@ MAIN = os.path.join(REPO, 'tests', 'multihost_main.py')
 TIMEOUT_S = 240
 PROGRESS = re.compile(r'^(step \d+/\d+|eval at step|final metrics|Model |Resuming)', re.M)
 
-# The default config with its convolutions computed by XLA ('xla'): then 2
+# The default config with XLA's own convolutions (conv_impl 'native'): then 2
 # processes x 2 devices and 1 process x 4 agree within 1e-5 at step 300.
 # With 'auto' (im2col on CPU) they round differently: measured, the parameters
 # differ by at most 1.2e-7 after 300 SGD steps, but under Adam at lr 1e-2 by
@@ -39,7 +39,7 @@ PROGRESS = re.compile(r'^(step \d+/\d+|eval at step|final metrics|Model |Resumin
 # counts with im2col under SGD.
 DEFAULT_ARGS = ['--config', 'configs/default.py', '--config.num_train_steps=300',
                 '--config.log_every_steps=50', '--config.eval_every_steps=150',
-                '--config.checkpoint_every_steps=150', '--config.model.conv_impl=xla']
+                '--config.checkpoint_every_steps=150', '--config.model.conv_impl=native']
 # Byte-level reviews of 10-19 bytes under mock_data, padded to buckets 12, 16 or 20:
 # the two halves of a global batch of 16 often need different buckets.
 IMDB_MOCK_EXAMPLES = 64

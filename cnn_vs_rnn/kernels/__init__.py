@@ -15,8 +15,7 @@ Models compute with these ops and read no kernel code:
 
 `resolve_conv` (kernels/resolve.py) is the one place that asks which backend
 runs: `models.build` turns a model's `conv_impl` ('auto', 'native', 'lax',
-'canonical', 'im2col'; 'xla' is the old name of 'native') into the kernel
-that runs, once. The kernels: 'lax' is plain `lax.conv_general_dilated`;
+'canonical', 'im2col') into the kernel that runs, once. The kernels: 'lax' is plain `lax.conv_general_dilated`;
 'canonical' its forward with a VJP in XLA:CPU's canonical layout
 (kernels/canonical.py); 'im2col' one matmul over patches (kernels/im2col.py).
 """

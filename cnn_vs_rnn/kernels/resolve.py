@@ -7,8 +7,7 @@
   'lax'        plain `lax.conv_general_dilated`, with autodiff's gradients;
   'canonical'  lax's forward convolution with a hand-written VJP whose two
                convolutions are in XLA:CPU's canonical layout (kernels/canonical.py);
-  'im2col'     one matmul over gathered patches (kernels/im2col.py);
-  'xla'        the old name of 'native', still accepted.
+  'im2col'     one matmul over gathered patches (kernels/im2col.py).
 
 `models.build` resolves a model's `conv_impl` once, to 'lax', 'canonical' or
 'im2col'; a module built directly with a policy name resolves it here when
@@ -32,7 +31,6 @@ CONV_IMPLS = {
     'lax': {'cpu': 'lax', 'other': 'lax'},
     'canonical': {'cpu': 'canonical', 'other': 'canonical'},
     'im2col': {'cpu': 'im2col', 'other': 'im2col'},
-    'xla': {'cpu': 'canonical', 'other': 'lax'},  # the old name of 'native'
 }
 
 

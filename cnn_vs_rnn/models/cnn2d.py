@@ -174,7 +174,7 @@ def spatial_pool(h_BxHxWxC, pooling: str, size: int):
 
 
 # Convolutions: `nn.Conv` for images (same parameters, names and initialisers),
-# computed by the kernel `impl` names (models/conv.py).
+# computed by the kernel `impl` names (kernels/conv.py).
 Conv2D = Conv
 
 

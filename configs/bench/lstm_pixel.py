@@ -31,7 +31,7 @@ def get_config():
   c.model.num_layers = 1
   c.model.pool = 'last'
   c.model.unroll = 1
-  # The hand-written backward pass (models/fused_rnn.py), faster on CPU; 'scan' is
+  # The hand-written backward pass (kernels/fused_rnn.py), faster on CPU; 'scan' is
   # nn.scan over the cell, the same function and parameters.
   c.model.recurrence = 'fused'
 
