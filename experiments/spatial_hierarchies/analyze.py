@@ -45,7 +45,7 @@ import optax
 from cnn_vs_rnn import diagnostics, plot, sweep, train
 from cnn_vs_rnn.data.pipeline import take
 from cnn_vs_rnn.evaluate import load_workdir
-from cnn_vs_rnn.models.cnn2d import ConvStack2D, PreActResNet, conv_pads, resnet_widths
+from cnn_vs_rnn.models.cnn2d import ConvStack2D, PreActResNet, resnet_widths
 from cnn_vs_rnn.models.mlp import MLP
 from cnn_vs_rnn.models.rnn import RNN
 
@@ -280,7 +280,7 @@ def resnet_probes(model: PreActResNet, hw) -> list:
                                                model.stage_widths))):
     for i in range(int(n)):
       stride = 2 if s > 0 and i == 0 else 1
-      lo = conv_pads((size, size), (3, 3), (stride, stride), 'SAME')[0][0]
+      lo = jax.lax.padtype_to_pads((size, size), (3, 3), (stride, stride), 'SAME')[0][0]
       layers += [diagnostics.Layer(3, stride, lo), diagnostics.Layer(3, 1, 1)]
       size = -(-size // stride)
       probes.append(diagnostics.Probe(f'stage{s}_block{i}', (f'stage{s}_block{i}',),
