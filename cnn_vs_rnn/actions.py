@@ -48,11 +48,14 @@ class StepMetrics:
   `push` is called once the next call is dispatched, so the metrics of step
   N are fetched after step N+1 is dispatched: no host sync in the hot loop.
   `drain` fetches them, checks the loss is finite (naming the step, and the
-  replica's seed), and adds the metric sums to the window.
+  replica's seed and, in a grid, its learning rate), and adds the metric sums
+  ([N] per replica) to the window. `seeds` and `learning_rates`: each replica's.
   """
 
-  def __init__(self, seeds: list[int], window: dict | None = None):
+  def __init__(self, seeds: list[int], window: dict | None = None,
+               learning_rates: list[float] | None = None):
     self.seeds = list(seeds)
+    self.learning_rates = None if learning_rates is None else list(learning_rates)
     self.window: dict[str, np.ndarray] = dict(window or {})  # Sums since the last log.
     self._pending = []  # (first step, device metrics [K, ...])
 
@@ -79,6 +82,8 @@ class StepMetrics:
     desc = l if not np.isfinite(l) else f'{l} with grad_norm={g}'
     if len(self.seeds) > 1:
       desc = f'{desc} in the replica with seed {self.seeds[k]}'
+      if self.learning_rates is not None:
+        desc = f'{desc} and learning rate {self.learning_rates[k]!r}'
     raise NonFiniteLossError(step, desc)
 
   def take_means(self, task) -> list[dict]:
@@ -119,41 +124,53 @@ class Diagnostics(PeriodicAction):
     self.writer.write(step, self.probe(state))
 
 
-class LogTrain(PeriodicAction):
-  """train/* means over the steps since the last log, the learning rate, a progress line."""
+def headline(out: dict, key: str) -> dict:
+  """The `key` entries of a summary a progress line shows: each point's mean, no /std, /seed_S."""
+  return {k: v for k, v in out.items()
+          if (k == key or k.startswith(key + '/')) and '/seed_' not in k
+          and not k.endswith('/std')}
 
-  def __init__(self, every, last_step, metrics: StepMetrics, task, lr_schedule, writer,
-               progress):
+
+class LogTrain(PeriodicAction):
+  """train/* means over the steps since the last log, the learning rate, a progress line.
+
+  `summarize`: per-replica metrics -> their keys (replicas.summary);
+  `lr_keys`: step -> the train/learning_rate keys.
+  """
+
+  def __init__(self, every, last_step, metrics: StepMetrics, task, summarize, lr_keys,
+               writer, progress):
     super().__init__(every, last_step)
-    self.metrics, self.task, self.lr_schedule = metrics, task, lr_schedule
-    self.writer, self.progress = writer, progress
+    self.metrics, self.task, self.summarize = metrics, task, summarize
+    self.lr_keys, self.writer, self.progress = lr_keys, writer, progress
 
   def run(self, step, state):
-    summary = replicas.seed_summary(self.metrics.take_means(self.task), self.metrics.seeds)
+    summary = self.summarize(self.metrics.take_means(self.task))
     out = {f'train/{k}': v for k, v in summary.items()}
-    out['train/learning_rate'] = float(self.lr_schedule(step - 1))
+    out.update(self.lr_keys(step))
     self.writer.write(step, out)
-    print(self.progress.line(step, {'train/loss': out['train/loss']}), flush=True)
+    print(self.progress.line(step, headline(out, 'train/loss')), flush=True)
 
 
 class Evaluate(PeriodicAction):
   """eval/* on the eval split (with the trivial baselines); offers the step as the best.
 
-  `last` holds the latest evaluation, one dict per replica.
+  `last` holds the latest evaluation, one dict per replica; `summarize` turns
+  it into metrics.jsonl's keys (replicas.summary).
   """
 
   def __init__(self, every, last_step, metrics: StepMetrics, evaluator, split, writer,
-               baselines: dict, best=None):
+               baselines: dict, summarize, best=None):
     super().__init__(every, last_step)
     self.metrics, self.evaluator, self.split = metrics, evaluator, split
     self.writer, self.baselines, self.best = writer, baselines, best
+    self.summarize = summarize
     self.last: list[dict] | None = None
 
   def run(self, step, state):
     self.metrics.drain()
     self.last = self.evaluator(state, self.split)
-    out = {f'eval/{k}': v
-           for k, v in replicas.seed_summary(self.last, self.metrics.seeds).items()}
+    out = {f'eval/{k}': v for k, v in self.summarize(self.last).items()}
     self.writer.write(step, {**out, **self.baselines})
     if self.best is not None:
       self.best.offer(step, state, self.last)

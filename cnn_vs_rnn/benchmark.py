@@ -7,7 +7,8 @@ It builds what `cnn_vs_rnn.train` builds (`train.build_run`: mesh, dataset,
 model, task and initial state, token inputs included) and its train step
 (`train.jit_train_step`: the same jit, shardings and state donation), runs
 that on one fixed batch, the first `data.batch_size` examples of the config's
-train split, and reports:
+train split (the same batch for each of the run's replicas, whose whole
+program is timed; losses are replica 0's), and reports:
 
   compile_s            lowering plus XLA compilation of the step
   ms_per_step_*        median / min / max over `--steps` timed steps after
@@ -51,6 +52,7 @@ from importlib import metadata
 
 import jax
 import ml_collections
+import numpy as np
 
 from cnn_vs_rnn import cli, models, parallel, train
 from cnn_vs_rnn.data.pipeline import MappedSource, TrainIterator, num_examples
@@ -159,10 +161,12 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
   run = train.build_run(config, devices)
   mesh, dataset, task = run.mesh, run.dataset, run.task
   batch_size = config.data.batch_size
-  init_rng, train_rng = jax.random.split(jax.random.key(config.seed))
+  init_rng, train_rng = train.replica_rngs(config)
   state = run.init(init_rng)
-  num_params = models.count_params(state.params)
-  batch = parallel.shard_batch(fixed_batch(dataset.split('train'), batch_size), mesh)
+  num_params = models.count_params(train.replica(state.params, 0))
+  one = fixed_batch(dataset.split('train'), batch_size)
+  batch = parallel.shard_batch({k: np.stack([v] * run.num_replicas) for k, v in one.items()},
+                               mesh, 1)
 
   start = time.perf_counter()
   traced = train.jit_train_step(task, mesh).trace(state, batch, train_rng)
@@ -175,7 +179,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
     return jax.block_until_ready((state, metrics))
 
   state, metrics = step(state)
-  loss_first = float(metrics['loss'])
+  loss_first = float(metrics['loss'][0])
   for _ in range(warmup):
     state, metrics = step(state)
   times = []
@@ -183,7 +187,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
     start = time.perf_counter()
     state, metrics = step(state)
     times.append(time.perf_counter() - start)
-  loss_last = float(metrics['loss'])
+  loss_last = float(metrics['loss'][0])
   if not (math.isfinite(loss_first) and math.isfinite(loss_last)):
     raise RunError(f'non-finite loss in the benchmark (first {loss_first}, last {loss_last})')
 
@@ -215,6 +219,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
       'dataset': config.data.name,
       'input_shape': list(dataset.spec.input_shape),
       'batch_size': batch_size,
+      'num_replicas': run.num_replicas,
       'num_devices': int(mesh.devices.size),
       'device_kind': device.device_kind,
       'platform': device.platform,

@@ -36,6 +36,11 @@ def base_config() -> ml_collections.ConfigDict:
   # Independent replicas trained together in one compiled step (vmap over a
   # leading seed axis): replica k is the run with seed `seed + k`.
   c.num_seeds = 1
+  # A grid of hyper-parameter points, each trained by num_seeds replicas in the
+  # same program: replicas.learning_rate = (1e-3, 3e-3) gives 2 x num_seeds
+  # replicas (replicas.py). Empty: the one point optim.learning_rate.
+  c.replicas = ml_collections.ConfigDict()
+  c.replicas.learning_rate = ()
   # Train steps per compiled call (a lax.scan over K steps) when the train
   # split is held on the devices; the loop shortens a call to stop at every
   # log, eval and checkpoint step.
@@ -136,6 +141,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f'seed={show(seed)} must be an integer in [0, {MAX_SEED - num_seeds}] '
                       f'(seeds are 0 .. 2**31 - 1, and a run uses seed .. seed + '
                       f'num_seeds - 1)')
+  _check_replicas(config)
   if config.optim.grad_clip_norm < 0:
     raise ConfigError(
         f'optim.grad_clip_norm={config.optim.grad_clip_norm!r} must be >= 0 '
@@ -143,6 +149,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if config.optim.warmup_steps < 0:
     raise ConfigError(
         f'optim.warmup_steps={config.optim.warmup_steps!r} must be >= 0')
+
+
+def _check_replicas(config) -> None:
+  """config.replicas.learning_rate: a tuple of finite numbers > 0 (empty: optim's)."""
+  rates = config.get('replicas', {}).get('learning_rate', ())
+  if not isinstance(rates, (tuple, list)):
+    raise ConfigError(f'replicas.learning_rate={show(rates)} must be a tuple of learning '
+                      'rates, e.g. (1e-3, 3e-3), or () for optim.learning_rate')
+  for lr in rates:
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+      raise ConfigError(f'replicas.learning_rate={show(tuple(rates))} must hold finite '
+                        f'numbers > 0, not {show(lr)}')
+  if len(set(rates)) != len(rates):
+    raise ConfigError(f'replicas.learning_rate={show(tuple(rates))} names a rate twice')
 
 
 def _positive_int(key, value):
@@ -185,7 +205,7 @@ def flatten(d, prefix='') -> dict:
 # Keys added after runs were already recorded: a config.json without them
 # had their default.
 ADDED_KEYS = {'num_seeds': 1, 'steps_per_loop': 1, 'dtype': 'float32', 'imports': '',
-              'diagnostics_every_steps': 0}
+              'diagnostics_every_steps': 0, 'replicas.learning_rate': ()}
 
 
 def differing_keys(old: dict, new: dict) -> list[str]:

@@ -11,7 +11,8 @@ canvas). Probes (definitions in diagnostics.py): grad_through_time (every
 family), jacobian_spectrum (recurrent: elman, lstm, gru, lru),
 receptive_field (cnn1d, tcn, cnn2d, vgg, lenet), sensitivity (sequence
 models). Without --probe, every probe that applies to the model runs.
-`--replica K` picks replica K of a run with num_seeds > 1 (default 0).
+`--replica K` picks replica K of a run of several (default 0; replicas.py
+orders them point major; with --best in a grid, of the first point's).
 
 Prints one JSON line: the step and the files written. Exit codes: 0
 success; 2 usage error (no run in DIR, an unknown probe, a probe that does
@@ -169,12 +170,12 @@ def diagnose_workdir(workdir: str, probes=None, step: int | None = None, best: b
   if batch_size < 1:
     raise ConfigError(f'--batch_size={batch_size} must be >= 1')
   run, state, step = load_workdir(workdir, step, best)
-  if not 0 <= replica < run.num_seeds:
-    raise ConfigError(f'--replica={replica} must be in [0, {run.num_seeds - 1}] '
-                      f'(the run has {run.num_seeds} replica(s))')
-  params, model_state = state.params, state.model_state
-  if run.num_seeds > 1:
-    params, model_state = train.replica(params, replica), train.replica(model_state, replica)
+  n = len(jax.tree.leaves(state.params)[0])  # With --best in a grid: the first point's.
+  if not 0 <= replica < n:
+    raise ConfigError(f'--replica={replica} must be in [0, {n - 1}] '
+                      f'(the checkpoint holds {n} replica(s))')
+  params = train.replica(state.params, replica)
+  model_state = train.replica(state.model_state, replica)
   variables = {'params': params, **model_state}
   split = split or run.config.data.eval_split
   batch = diagnostic_batch(run, split, batch_size)

@@ -4,13 +4,16 @@
       [--save_predictions FILE.npz]
 
 `--best` evaluates the step that validation selected (WORKDIR/best_checkpoint)
-instead of the newest one. `--save_predictions` also writes the model's
-outputs with the targets and example indices of the split (NumPy .npz:
-`outputs` [N, ...] or [num_seeds, N, ...], `targets`, `indices`, and `lengths`
-where the data has them), for baselines and analyses of one's own.
+instead of the newest one; in a run with a grid of points (config.replicas),
+the step that point `--point P` (default 0) selected, with its replicas only.
+`--save_predictions` also writes the model's outputs with the targets and
+example indices of the split (NumPy .npz: `outputs` [E, ...] for a run of one
+replica, [R, E, ...] for R replicas, `targets`, `indices`, and `lengths` where
+the data has them), for baselines and analyses of one's own.
 
 Prints one JSON line of metrics (the same keys as final_metrics.json; a run
-with num_seeds > 1 gives each metric's mean, `/std` and `/seed_S` values).
+with num_seeds > 1 gives each metric's mean, `/std` and `/seed_S` values, a
+grid each point's, replicas.summary).
 Exit codes: 0 success; 2 usage error (no run in DIR, an unreadable config.json,
 unknown split or step); 1 a checkpoint that cannot be read.
 """
@@ -25,7 +28,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from cnn_vs_rnn import cli, configlib, fileio, train
+from cnn_vs_rnn import cli, configlib, fileio, replicas, selection, train
 from cnn_vs_rnn.checkpointing import Checkpointer, first_line
 from cnn_vs_rnn.data.pipeline import eval_batches, take
 from cnn_vs_rnn.errors import ConfigError, RunError
@@ -60,14 +63,30 @@ def build_recorded_run(workdir: str, config: ml_collections.ConfigDict) -> train
                       'run') from None
 
 
-def load_workdir(workdir: str, step: int | None = None, best: bool = False):
-  """(run, train state, step) of the newest readable (the given, or the best) checkpoint."""
+def check_point(run, point: int) -> None:
+  """Raises unless `point` is one of the run's grid points."""
+  n = len(replicas.learning_rates(run.config))
+  if not 0 <= point < n:
+    raise ConfigError(f'--point={point} must be in [0, {n - 1}] (the run has {n} '
+                      'hyper-parameter point(s), config.replicas)')
+
+
+def load_workdir(workdir: str, step: int | None = None, best: bool = False,
+                 point: int = 0):
+  """(run, train state, step) of the newest readable (the given, or the best) checkpoint.
+
+  The state has a leading replica axis: every replica's, or with `best` that
+  of the replicas of `point` (all of them without a grid).
+  """
   config = run_config(workdir)
   run = build_recorded_run(workdir, config)
+  check_point(run, point)
+  abstract = run.abstract_state
   if best:
     if step is not None:
       raise ConfigError('--step and --best exclude each other; pass one')
-    ckpt = train.best_checkpointer(config, run.dataset, workdir)
+    abstract = selection.point_abstract(abstract, run.num_seeds)
+    ckpt = train.best_checkpointer(config, run.dataset, workdir, point)
     if ckpt is None or ckpt.best_step() is None:
       if ckpt is not None:
         ckpt.close()
@@ -79,7 +98,7 @@ def load_workdir(workdir: str, step: int | None = None, best: bool = False):
   try:
     steps = ckpt.all_steps()
     if step is None:
-      restored = ckpt.restore_latest(run.abstract_state, quarantine=False)
+      restored = ckpt.restore_latest(abstract, quarantine=False)
       if restored is None:
         raise ConfigError(f'workdir {workdir!r} has no checkpoint yet')
       state, _, step = restored
@@ -88,7 +107,7 @@ def load_workdir(workdir: str, step: int | None = None, best: bool = False):
                         + ', '.join(map(str, steps)))
     else:
       try:
-        state, _ = ckpt.restore(step, run.abstract_state)
+        state, _ = ckpt.restore(step, abstract)
       except Exception as e:  # pylint: disable=broad-except
         raise RunError(f'cannot read checkpoint {ckpt.directory / str(step)} '
                        f'({type(e).__name__}: {first_line(e)[:200]}); the other steps are '
@@ -101,29 +120,33 @@ def load_workdir(workdir: str, step: int | None = None, best: bool = False):
 def predictions(run, state, split_name: str) -> dict:
   """Outputs of `state` on every example of a split, with targets and indices (NumPy)."""
   split = run.dataset.split(split_name)
-  apply = jax.jit(train.over_seeds(
+  apply = jax.jit(train.over_replicas(
       lambda s, x, l: s.apply_fn({'params': s.params, **s.model_state}, x, lengths=l),
-      run.num_seeds, in_axes=(0, None, None)))
+      in_axes=(0, None, None)))
   batch_size = configlib.eval_batch_size(run.config)
   outputs, keep = [], []
   for batch in eval_batches(split, batch_size):
     out = apply(state, batch['inputs'], batch.get('lengths'))
     outputs.append(np.asarray(jax.device_get(out), np.float32))
     keep.append(batch['weights'] > 0)
-  axis = 1 if run.num_seeds > 1 else 0
   real = np.concatenate(keep)
   n = int(real.sum())
   arrays = {k: v for k, v in take(split, np.arange(n)).items() if k in ('targets', 'lengths')}
-  return {'outputs': np.compress(real, np.concatenate(outputs, axis=axis), axis=axis),
+  outputs = np.compress(real, np.concatenate(outputs, axis=1), axis=1)
+  return {'outputs': outputs[0] if run.num_replicas == 1 else outputs,
           'indices': np.arange(n), **arrays}
 
 
 def evaluate_workdir(workdir: str, split: str = 'test', step: int | None = None,
-                     best: bool = False, save_predictions: str | None = None) -> dict:
-  run, state, step = load_workdir(workdir, step, best)
-  metrics = train.evaluate(train.jit_eval_step(run.task, run.mesh, run.num_seeds), state,
-                           run.dataset.split(split), configlib.eval_batch_size(run.config),
-                           run.mesh, run.task, train.seeds_of(run.config))
+                     best: bool = False, save_predictions: str | None = None,
+                     point: int = 0) -> dict:
+  """{'step', 'split', eval/* metrics} of a checkpoint (`best`: of `point`'s best step)."""
+  run, state, step = load_workdir(workdir, step, best, point)
+  per_replica = train.evaluate_per_seed(
+      train.jit_eval_step(run.task, run.mesh), state, run.dataset.split(split),
+      configlib.eval_batch_size(run.config), run.mesh, run.task)
+  metrics = (replicas.seed_summary(per_replica, train.seeds_of(run.config)) if best
+             else replicas.summary(per_replica, run.config))
   if save_predictions:
     buffer = io.BytesIO()
     np.savez(buffer, **predictions(run, state, split))
@@ -140,10 +163,12 @@ def main(argv=None) -> int:
                       help='The step that validation selected, not the newest.')
   parser.add_argument('--save_predictions', default=None, metavar='FILE.npz',
                       help='Also write outputs, targets and example indices.')
+  parser.add_argument('--point', type=int, default=0,
+                      help='With --best in a grid run (config.replicas): which point.')
 
   def body(args):
     print(json.dumps(evaluate_workdir(args.workdir, args.split, args.step, args.best,
-                                      args.save_predictions)))
+                                      args.save_predictions, args.point)))
 
   return cli.argparse_command(parser, argv, body)
 

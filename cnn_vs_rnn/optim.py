@@ -1,7 +1,13 @@
-"""Optimizers and learning-rate schedules from `config.optim`."""
+"""Optimizers and learning-rate schedules from `config.optim`.
+
+The optimizer's peak learning rate lives in its state
+(`optax.inject_hyperparams`), so the replicas of one program, vmapped over
+that state, may each train with their own (config.replicas.learning_rate).
+"""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import optax
 
 from cnn_vs_rnn.errors import ConfigError, choose
@@ -33,24 +39,52 @@ OPTIMIZERS = {
 }
 
 
-def make_schedule(optim_config, num_train_steps: int) -> optax.Schedule:
-  """`optim.schedule` after `optim.warmup_steps` of linear warm-up from 0."""
+def make_schedule(optim_config, num_train_steps: int, learning_rate=None) -> optax.Schedule:
+  """`optim.schedule` after `optim.warmup_steps` of linear warm-up from 0.
+
+  `learning_rate`: the peak (default optim.learning_rate); a traced scalar
+  inside the optimizer, where each replica carries its own.
+  """
   c = optim_config
+  lr = c.learning_rate if learning_rate is None else learning_rate
   if c.warmup_steps >= num_train_steps:
     raise ConfigError(f'optim.warmup_steps={c.warmup_steps} must be smaller than '
                       f'num_train_steps={num_train_steps}')
   main = choose('schedule', c.schedule, SCHEDULES)(
-      c.learning_rate, num_train_steps - c.warmup_steps, c.end_learning_rate_factor)
+      lr, num_train_steps - c.warmup_steps, c.end_learning_rate_factor)
   if not c.warmup_steps:
     return main
-  warmup = optax.linear_schedule(0.0, c.learning_rate, c.warmup_steps)
+  warmup = optax.linear_schedule(0.0, lr, c.warmup_steps)
   return optax.join_schedules([warmup, main], [c.warmup_steps])
 
 
-def make_optimizer(optim_config, num_train_steps: int) -> optax.GradientTransformation:
-  """Global-norm clipping (if grad_clip_norm > 0), then the optimizer."""
+def _optimizer(learning_rate, *, optim_config, num_train_steps: int):
+  """Global-norm clipping (if grad_clip_norm > 0), then the optimizer at peak `learning_rate`."""
   make = choose('optimizer', optim_config.name, OPTIMIZERS)
-  tx = make(make_schedule(optim_config, num_train_steps), optim_config)
+  tx = make(make_schedule(optim_config, num_train_steps, learning_rate), optim_config)
   if optim_config.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(optim_config.grad_clip_norm), tx)
   return tx
+
+
+def make_optimizer(optim_config, num_train_steps: int) -> optax.GradientTransformation:
+  """Clipping and the optimizer, with the peak learning rate held in the state.
+
+  The state's `hyperparams['learning_rate']` starts as optim.learning_rate;
+  `with_learning_rate` sets another.
+  """
+  choose('optimizer', optim_config.name, OPTIMIZERS)  # Unknown names fail here, not traced.
+  make_schedule(optim_config, num_train_steps)
+  def factory(learning_rate):  # inject_hyperparams makes every argument a hyper-parameter.
+    return _optimizer(learning_rate, optim_config=optim_config,
+                      num_train_steps=num_train_steps)
+
+  return optax.inject_hyperparams(factory)(learning_rate=optim_config.learning_rate)
+
+
+def with_learning_rate(opt_state, learning_rate):
+  """`opt_state` (of make_optimizer) with peak learning rate `learning_rate`."""
+  hyperparams = dict(opt_state.hyperparams)
+  old = hyperparams['learning_rate']
+  hyperparams['learning_rate'] = jnp.asarray(learning_rate, old.dtype).reshape(old.shape)
+  return opt_state._replace(hyperparams=hyperparams)

@@ -65,7 +65,8 @@ def main(argv=None) -> int:
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--step', type=int, default=None)
   parser.add_argument('--replica', type=int, default=0,
-                      help='Which replica of a num_seeds > 1 run (0 = the first seed).')
+                      help='Which replica of a run of several (0 = the first; '
+                      'replicas.py orders them point major).')
 
   def body(args):
     if args.length < 1:
@@ -74,11 +75,10 @@ def main(argv=None) -> int:
       raise ConfigError(f'--temperature={args.temperature} must be a finite number >= 0 '
                         '(0 = greedy)')
     run, state, _ = load_workdir(args.workdir, args.step)
-    if not 0 <= args.replica < run.num_seeds:
-      raise ConfigError(f'--replica={args.replica} must be in [0, {run.num_seeds}): the run '
-                        f'has num_seeds={run.num_seeds}')
-    if run.num_seeds > 1:
-      state = train.replica(state, args.replica)
+    if not 0 <= args.replica < run.num_replicas:
+      raise ConfigError(f'--replica={args.replica} must be in [0, {run.num_replicas}): the '
+                        f'run has {run.num_replicas} replica(s)')
+    state = train.replica(state, args.replica)
     spec = run.dataset.spec
     if spec.task != 'language_model' or spec.vocab_size != 256:
       raise ConfigError(f'workdir {args.workdir!r} holds a {spec.task!r} model on '

@@ -10,7 +10,26 @@ compiled call (`TrainCalls`: one step, or K steps in a lax.scan) and then runs
 the periodic actions of actions.py (diagnostics, log, evaluate and offer the
 best step, checkpoint, preemption), each holding its own state. Best-step
 selection and the once-only test report are in selection.py, the replica
-(seed) axis helpers in replicas.py.
+axis helpers in replicas.py.
+
+The replica axis: the train state, the RNGs and the batches carry a leading
+axis of N >= 1 replicas, one code path for every N. A replica is a (seed,
+learning rate) pair: config.replicas.learning_rate names a grid of points,
+each trained by num_seeds replicas (N = points x num_seeds; replicas.py). The
+peak learning rate lives in the optimizer state (optim.py), so the replicas of
+a grid differ only there. With one replica the program runs on the replica
+itself (replicas.over_replicas), computing what a one-seed run always has.
+
+metrics.jsonl and final_metrics.json keep today's keys for one point:
+`eval/accuracy` etc. for one replica; the mean, `/std` and `/seed_S` for N
+seeds, with num_seeds, seeds, per_seed, mean and std in final_metrics.json.
+A grid's keys are per point: `eval/accuracy/lr_0.003` (the mean over its
+seeds), `.../lr_0.003/std` and `.../lr_0.003/seed_S` (with num_seeds > 1),
+`train/learning_rate/lr_0.003`; final_metrics.json adds learning_rates and
+`points`, one record per point (learning_rate, label, num_seeds, seeds,
+per_seed, mean, std, and best_step when a step is selected). Best-step
+selection picks a step per point, by the mean over the point's seeds
+(selection.py).
 """
 
 from __future__ import annotations
@@ -36,17 +55,17 @@ from flax import struct
 from flax.training import train_state
 
 from cnn_vs_rnn import (actions, cli, configlib, data, diagnostics, fileio, memory, models,
-                        optim, parallel, selection, tasks)
+                        optim, parallel, replicas, selection, tasks)
 from cnn_vs_rnn.checkpointing import Checkpointer
 from cnn_vs_rnn.data.baselines import baseline_metrics
-from cnn_vs_rnn.data.pipeline import SeedIterators, TrainIterator, eval_batches, num_examples
+from cnn_vs_rnn.data.pipeline import SeedIterators, eval_batches, num_examples
 from cnn_vs_rnn.errors import ConfigError, show
 from cnn_vs_rnn.metric_writer import Progress, open_writer
 from cnn_vs_rnn.preemption import StopSignals
 from cnn_vs_rnn import errors, hostmem
 # Also train.* for evaluate.py, sample.py, diagnose.py and the experiments:
 from cnn_vs_rnn.actions import all_finite, restore_window, save_window, stop_requested  # pylint: disable=unused-import
-from cnn_vs_rnn.replicas import (final_record, over_seeds, replica, replica_rngs, seed_lead,  # pylint: disable=unused-import
+from cnn_vs_rnn.replicas import (final_record, over_replicas, replica, replica_rngs,  # pylint: disable=unused-import
                                  seed_summary, seeds_of)
 from cnn_vs_rnn.selection import best_checkpointer  # pylint: disable=unused-import
 
@@ -60,12 +79,17 @@ class TrainState(train_state.TrainState):
 # Pure functions: state creation, one train step, one eval step.
 
 
-def create_train_state(model, tx, input_shape, rng, input_dtype=jnp.float32) -> TrainState:
+def create_train_state(model, tx, input_shape, rng, input_dtype=jnp.float32,
+                       learning_rate=None) -> TrainState:
+  """One replica's state from `rng`; `learning_rate`: its peak rate (default tx's own)."""
   x = jnp.zeros((1,) + tuple(input_shape), input_dtype)
   variables = dict(model.init({'params': rng, 'dropout': rng}, x))
   params = variables.pop('params')
-  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
-                           model_state=variables)
+  state = TrainState.create(apply_fn=model.apply, params=params, tx=tx,
+                            model_state=variables)
+  if learning_rate is None:
+    return state
+  return state.replace(opt_state=optim.with_learning_rate(state.opt_state, learning_rate))
 
 
 def _apply(state, params, batch, train, rng=None, task=None):
@@ -105,36 +129,37 @@ def eval_step(state: TrainState, batch, *, task):
   return tasks.loss_and_sums(task, outputs, batch)[1]
 
 
-def jit_train_step(task, mesh, num_seeds: int = 1):
-  """train_step compiled for `mesh`: state replicated and donated, batch sharded."""
+def jit_train_step(task, mesh):
+  """train_step over the replica axis, compiled for `mesh`: state replicated and
+  donated, batch [N, B, ...] sharded over B."""
   repl = parallel.replicated(mesh)
-  batch_sh = parallel.batch_sharded(mesh, seed_lead(num_seeds))
-  step = over_seeds(functools.partial(train_step, task=task), num_seeds)
+  batch_sh = parallel.batch_sharded(mesh, 1)
+  step = over_replicas(functools.partial(train_step, task=task))
   return jax.jit(step, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
                  donate_argnums=0)
 
 
-def train_loop(state, arrays, idx_KxB, rng, *, task, num_seeds, batch_sharding):
-  """K train steps in one lax.scan, each gathering its batch from resident `arrays`.
+def train_loop(state, arrays, idx_KxNxB, rng, *, task, batch_sharding):
+  """K train steps of the replicas in one lax.scan, batches gathered from resident `arrays`.
 
-  idx_KxB: [K, B] record indices ([K, N, B] with N replicas). Returns the
-  state and every step's metrics stacked on a leading [K] axis.
+  idx_KxNxB: [K, N, B] record indices. Returns the state and every step's
+  metrics stacked on a leading [K] axis.
   """
-  step = over_seeds(functools.partial(train_step, task=task), num_seeds)
+  step = over_replicas(functools.partial(train_step, task=task))
 
   def body(state, idx_B):
     batch = jax.lax.with_sharding_constraint(parallel.gather_batch(arrays, idx_B),
                                              batch_sharding)
     return step(state, batch, rng)
 
-  return jax.lax.scan(body, state, idx_KxB)
+  return jax.lax.scan(body, state, idx_KxNxB)
 
 
-def jit_train_loop(task, mesh, num_seeds: int = 1):
+def jit_train_loop(task, mesh):
   """train_loop compiled for `mesh`, state donated; one compile per distinct K."""
   repl = parallel.replicated(mesh)
-  loop = functools.partial(train_loop, task=task, num_seeds=num_seeds,
-                           batch_sharding=parallel.batch_sharded(mesh, seed_lead(num_seeds)))
+  loop = functools.partial(train_loop, task=task,
+                           batch_sharding=parallel.batch_sharded(mesh, 1))
   return jax.jit(loop, in_shardings=(repl, repl, repl, repl), out_shardings=(repl, repl),
                  donate_argnums=0)
 
@@ -240,15 +265,12 @@ def evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task) -> list
     # devices on 2 cores). Training steps never overlap: each needs the last state.
     sums = jax.device_get(p_eval_step(state, parallel.shard_batch(batch, mesh)))
     total = sums if total is None else jax.tree.map(np.add, total, sums)
-  n = np.ndim(total['count'])  # 0: one replica; 1: a seed axis.
-  if n == 0:
-    return [tasks.means(task, total)]
-  return [tasks.means(task, {k: v[i] for k, v in total.items()})
-          for i in range(len(total['count']))]
+  return [tasks.means(task, t) for t in replicas.split_replicas(total, len(total['count']))]
 
 
 def evaluate(p_eval_step, state, split, batch_size, mesh, task, seeds=None) -> dict:
-  """Metric means over every example of `split` (with replicas: mean, std and per seed)."""
+  """Metric means over every example of `split`: one replica's, or N seeds' mean, std
+  and per seed (replicas.seed_summary; a grid's per point: replicas.summary)."""
   return seed_summary(evaluate_per_seed(p_eval_step, state, split, batch_size, mesh, task),
                       seeds)
 
@@ -261,12 +283,18 @@ class Run:
   dataset: data.Dataset
   model: Any
   task: Any
-  init: Callable  # jitted rng -> TrainState (rngs [N] -> N replicas), replicated
+  init: Callable  # jitted rngs [N] -> the N replicas' TrainState, replicated
   abstract_state: Any  # its shapes and shardings, for restoring checkpoints
 
   @property
   def num_seeds(self) -> int:
+    """Replicas per point (config.num_seeds)."""
     return self.config.get('num_seeds', 1)
+
+  @property
+  def num_replicas(self) -> int:
+    """N: points x num_seeds."""
+    return replicas.num_replicas(self.config)
 
 
 def check_batch_fits(config, dataset) -> None:
@@ -290,17 +318,19 @@ def build_run(config: ml_collections.ConfigDict, devices=None) -> Run:
   model = models.build(config.model, dataset.spec, dtype=config.get('dtype', 'float32'))
   task = tasks.get(dataset.spec.task)
   repl = parallel.replicated(mesh)
-  create = functools.partial(create_train_state, model, tx, dataset.spec.input_shape,
-                             input_dtype=dataset.spec.input_dtype)
-  init = jax.jit(over_seeds(create, config.get('num_seeds', 1)), out_shardings=repl)
+  create = over_replicas(lambda rng, lr: create_train_state(
+      model, tx, dataset.spec.input_shape, rng, dataset.spec.input_dtype, lr))
+  rates = np.asarray(replicas.replica_learning_rates(config), np.float32)
+  init = jax.jit(lambda rngs: create(rngs, rates), out_shardings=repl)
   abstract_state = jax.tree.map(
       lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=repl),
       jax.eval_shape(init, replica_rngs(config)[0]))
   return Run(config, mesh, dataset, model, task, init, abstract_state)
 
 
-def jit_eval_step(task, mesh, num_seeds: int = 1):
-  step = over_seeds(functools.partial(eval_step, task=task), num_seeds, in_axes=(0, None))
+def jit_eval_step(task, mesh):
+  """eval_step of every replica on one shared batch: metric sums with a leading [N]."""
+  step = over_replicas(functools.partial(eval_step, task=task), in_axes=(0, None))
   return jax.jit(step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                  out_shardings=parallel.replicated(mesh))
 
@@ -329,25 +359,21 @@ def diagnostics_writer(run: Run, eval_split, mesh) -> Callable:
   The gradient through time (diagnostics.grad_through_time) on a fixed batch,
   the first data.batch_size examples of the eval split, summarised as
   ||dL/dh_t|| at the first, middle (T // 2) and last step and the first over
-  the last (||dL/dx_t|| for non-recurrent families; diagnostics.grad_summary). Replicas (num_seeds > 1)
-  are probed together (vmap) and reported as mean, /std and /seed_S. It only
+  the last (||dL/dx_t|| for non-recurrent families; diagnostics.grad_summary). The replicas
+  are probed together (vmap) and reported as replicas.summary does. It only
   reads the state: no RNG, no data position, no parameter changes. Within a
   K-step loop (steps_per_loop) it runs at the end of the call that passes a
   multiple of N, at the step where that call ends.
   """
   batch = parallel.device_resident(
       diagnostics.fixed_batch(eval_split, run.config.data.batch_size), mesh)
-  fn = jax.jit(over_seeds(diagnostics.summary_fn(run.model, run.task), run.num_seeds,
-                          in_axes=(0, None)))
-  seeds = seeds_of(run.config)
+  fn = jax.jit(over_replicas(diagnostics.summary_fn(run.model, run.task), in_axes=(0, None)))
 
   def write(state) -> dict:
     out = jax.device_get(fn({'params': state.params, **state.model_state}, batch))
-    if run.num_seeds == 1:
-      per_seed = [{k: float(v) for k, v in out.items()}]
-    else:
-      per_seed = [{k: float(v[i]) for k, v in out.items()} for i in range(run.num_seeds)]
-    return {f'diag/{k}': v for k, v in seed_summary(per_seed, seeds).items()}
+    per_replica = [{k: float(v) for k, v in m.items()}
+                   for m in replicas.split_replicas(out, run.num_replicas)]
+    return {f'diag/{k}': v for k, v in replicas.summary(per_replica, run.config).items()}
 
   return write
 
@@ -356,8 +382,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        devices=None) -> dict:
   """Trains `config` in `workdir` (resuming if it holds a run) and returns final metrics.
 
-  With `config.num_seeds = N > 1` the N replicas (seeds seed .. seed + N - 1)
-  train together, and the metrics are their mean, std and per-seed values.
+  The replicas (num_seeds seeds at each point of config.replicas) train
+  together; the metrics give each replica's values and each point's mean and
+  std over its seeds (the module's docstring names the keys).
   With several processes (parallel.maybe_initialize_distributed) every process
   calls it; only process 0 writes run files and prints.
   """
@@ -379,12 +406,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
 
 def train_stream(run: Run):
   """The train batches of the replicas, advanced together; their position is saved."""
-  config = run.config
-  process = dict(process_index=jax.process_index(), process_count=jax.process_count())
-  split = run.dataset.split('train')
-  if run.num_seeds == 1:
-    return TrainIterator(split, config.data.batch_size, config.seed, **process)
-  return SeedIterators(split, config.data.batch_size, seeds_of(config), **process)
+  return SeedIterators(run.dataset.split('train'), run.config.data.batch_size,
+                       replicas.replica_seeds(run.config), process_index=jax.process_index(),
+                       process_count=jax.process_count())
 
 
 def check_checkpoint_config(config, workdir: str, data_state: dict) -> None:
@@ -409,9 +433,12 @@ def start_state(run: Run, restored, train_iter) -> tuple[Any, int, dict]:
 def describe(run: Run, state) -> tuple[int, int | None]:
   """Prints the model; (parameters of one replica, receptive field or None)."""
   config, spec, seeds = run.config, run.dataset.spec, seeds_of(run.config)
-  one_params = state.params if run.num_seeds == 1 else replica(state.params, 0)
-  many = (f', {run.num_seeds} replicas (seeds {seeds[0]}..{seeds[-1]})'
-          if run.num_seeds > 1 else '')
+  one_params = replica(state.params, 0)
+  many = ''
+  if run.num_replicas > 1:
+    rates = replicas.grid_rates(config)
+    grid = f' x learning rates {", ".join(map(repr, rates))}' if rates else ''
+    many = f', {run.num_replicas} replicas (seeds {seeds[0]}..{seeds[-1]}{grid})'
   print(f'Model {config.model.name!r} on {config.data.name!r} '
         f'({spec.task}, input {spec.input_shape}), '
         f'{run.mesh.devices.size} device(s){many}:\n{models.summary(one_params)}', flush=True)
@@ -432,7 +459,7 @@ class TrainCalls:
     config, mesh = run.config, run.mesh
     self.config, self.mesh, self.train_iter = config, mesh, train_iter
     self.rng = replica_rngs(config)[1]
-    self.lead = seed_lead(run.num_seeds)
+    self.lead = 1  # The replica axis.
     split = run.dataset.split('train')
     resident = bool(config.data.get('device_resident', False)) and isinstance(split, dict)
     self.arrays = parallel.device_resident(split, mesh) if resident else None
@@ -440,9 +467,9 @@ class TrainCalls:
     hint = ('lower data.batch_size, model.* sizes, num_seeds or steps_per_loop, or use '
             'more devices')
     device = mesh.devices.flat[0]
-    self.step_fn = memory.Checked(jit_train_step(run.task, mesh, run.num_seeds), device,
+    self.step_fn = memory.Checked(jit_train_step(run.task, mesh), device,
                                   'the train step', hint)
-    self.loop_fn = (memory.Checked(jit_train_loop(run.task, mesh, run.num_seeds), device,
+    self.loop_fn = (memory.Checked(jit_train_loop(run.task, mesh), device,
                                    'the train loop', hint) if self.steps_per_loop > 1 else None)
     self.resident_batch = (parallel.resident_batches(self.arrays, mesh, self.lead)
                            if resident else None)
@@ -479,8 +506,9 @@ def periodic_actions(run: Run, ckpt, best, writer, metrics, train_iter, baseline
   """After each call, in this order: diagnostics, log, evaluate (offering the best step),
   checkpoint, preemption."""
   config, last = run.config, run.config.num_train_steps
+  summarize = functools.partial(replicas.summary, config=config)
   eval_split = run.dataset.split(config.data.eval_split)
-  evaluator = Evaluator(jit_eval_step(run.task, run.mesh, run.num_seeds),
+  evaluator = Evaluator(jit_eval_step(run.task, run.mesh),
                         configlib.eval_batch_size(config), run.mesh, run.task)
   out = []
   if config.get('diagnostics_every_steps', 0):
@@ -489,13 +517,23 @@ def periodic_actions(run: Run, ckpt, best, writer, metrics, train_iter, baseline
   checkpoint = actions.Checkpoint(config.checkpoint_every_steps, last, ckpt, metrics,
                                   train_iter, config, wait_for=[best] if best else [])
   return out + [
-      actions.LogTrain(config.log_every_steps, last, metrics, run.task,
-                       optim.make_schedule(config.optim, last), writer,
+      actions.LogTrain(config.log_every_steps, last, metrics, run.task, summarize,
+                       functools.partial(learning_rate_keys, config), writer,
                        Progress(start_step, last)),
       actions.Evaluate(config.eval_every_steps, last, metrics, evaluator, eval_split, writer,
-                       baselines, best),
+                       baselines, summarize, best),
       checkpoint,
       actions.Preemption(signals, checkpoint, last)]
+
+
+def learning_rate_keys(config, step: int) -> dict:
+  """train/learning_rate at `step` (each point's, `/lr_R`, with a grid)."""
+  last, labels = config.num_train_steps, replicas.point_labels(config)
+  rates = [float(optim.make_schedule(config.optim, last, lr)(step - 1))
+           for lr in replicas.learning_rates(config)]
+  if labels is None:
+    return {'train/learning_rate': rates[0]}
+  return {f'train/learning_rate/{label}': r for label, r in zip(labels, rates)}
 
 
 def train_steps(state, step: int, last_step: int, calls: TrainCalls, metrics, periodic):
@@ -512,34 +550,44 @@ def train_steps(state, step: int, last_step: int, calls: TrainCalls, metrics, pe
 
 
 def finish(run: Run, state, evaluate: actions.Evaluate, best, writer, start_step: int):
-  """(each replica's last eval/* metrics, with val/* and test/* of the best step; best step).
+  """(each replica's last eval/* metrics, with val/* and test/* of its point's best step;
+  each point's best step, or None).
 
-  The best step (if the run selects one) is evaluated on test here, once.
+  The best steps (if the run selects them) are evaluated on test here, once.
   """
   config = run.config
   last = evaluate.last
   if last is None:  # Resumed from the final checkpoint: evaluate it.
     last = evaluate.evaluator(state, evaluate.split)
-  per_seed = [{f'eval/{k}': v for k, v in m.items()} for m in last]
+  per_replica = [{f'eval/{k}': v for k, v in m.items()} for m in last]
   if best is None:
-    return per_seed, None
+    return per_replica, None
   splits = {'val': evaluate.split, 'test': run.dataset.split('test')}
   write_at = config.num_train_steps if start_step < config.num_train_steps else None
-  best_step = best.report(per_seed, evaluate.evaluator, run.abstract_state, splits,
-                          seeds_of(config), writer, write_at, config.data.eval_split)
-  return per_seed, best_step
+  best_steps = best.report(per_replica, evaluate.evaluator, run.abstract_state, splits,
+                           seeds_of(config), writer, write_at, config.data.eval_split)
+  return per_replica, np.atleast_1d(best_steps).tolist()
 
 
-def final_metrics(run: Run, per_seed: list[dict], num_params: int, best_step, rf,
+def with_best_steps(final: dict, best_steps: list[int], config) -> dict:
+  """`best_step` after `step` (one point), or in each record of final['points'] (a grid)."""
+  if replicas.point_labels(config) is None:
+    return {'step': final.pop('step'), 'best_step': int(best_steps[0]), **final}
+  for point, step in zip(final['points'], best_steps):
+    point['best_step'] = int(step)
+  return final
+
+
+def final_metrics(run: Run, per_replica: list[dict], num_params: int, best_steps, rf,
                   baselines: dict) -> dict:
   """final_metrics.json: the last evaluation, the best step's val/test, the baselines."""
-  final = final_record(run.config.num_train_steps, per_seed, seeds_of(run.config), num_params)
-  if best_step is not None:
-    final = {'step': final.pop('step'), 'best_step': int(best_step), **final}
+  final = final_record(run.config.num_train_steps, per_replica, run.config, num_params)
+  if best_steps is not None:
+    final = with_best_steps(final, best_steps, run.config)
   if rf is not None:
     final['receptive_field'] = rf
   final.update(baselines)
-  if best_step is not None:
+  if best_steps is not None:
     final.update({f'test/{k}': v for k, v in baseline_metrics(run.dataset, 'test').items()})
   return final
 
@@ -551,19 +599,21 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
   train_iter = train_stream(run)
   restored = ckpt.restore_latest(
       run.abstract_state, check_data=functools.partial(check_checkpoint_config, config, workdir))
-  best = selection.BestStep.create(config, dataset, workdir, ckpt)
+  best = selection.create(config, dataset, workdir, ckpt)
   if not resuming and parallel.is_primary():  # Only once the checkpoints agree with it.
     write_run_record(config, workdir)
   state, start_step, window = start_state(run, restored, train_iter)
   if best is not None:  # Best steps after the resume point are recomputed.
-    best.ckpt.delete_after(start_step)
+    best.delete_after(start_step)
   num_params, rf = describe(run, state)
   calls = TrainCalls(run, train_iter)
   # Trivial baselines (majority class, train mean, persistence): fixed for the run.
   baselines = {f'eval/{k}': v
                for k, v in baseline_metrics(dataset, config.data.eval_split).items()}
   writer = open_writer(workdir, resume_step=start_step, primary=parallel.is_primary())
-  metrics = actions.StepMetrics(seeds_of(config), window)
+  metrics = actions.StepMetrics(replicas.replica_seeds(config), window,
+                                replicas.replica_learning_rates(config)
+                                if replicas.grid_rates(config) else None)
   # Signals are caught until the last checkpoint is written and the metrics flushed.
   with StopSignals() as signals:
     try:
@@ -571,13 +621,13 @@ def _train_and_evaluate(run: Run, workdir: str) -> dict:
                                   signals, start_step)
       state = train_steps(state, start_step, config.num_train_steps, calls, metrics, periodic)
       evaluate = next(a for a in periodic if isinstance(a, actions.Evaluate))
-      per_seed, best_step = finish(run, state, evaluate, best, writer, start_step)
+      per_replica, best_steps = finish(run, state, evaluate, best, writer, start_step)
     finally:
       ckpt.close()
       if best is not None:
         best.close()
       writer.close()
-  final = final_metrics(run, per_seed, num_params, best_step, rf, baselines)
+  final = final_metrics(run, per_replica, num_params, best_steps, rf, baselines)
   if parallel.is_primary():
     fileio.write_json(fileio.as_path(workdir) / 'final_metrics.json', final, indent=2)
   return final

@@ -220,8 +220,13 @@ def state_and_step(model_cfg, shape=(6, 6, 2), batch_size=8):
                   out_shardings=parallel.replicated(mesh))(jax.random.key(0))
   batch = {k: v[:batch_size] for k, v in dataset.split('train').items()}
   batch['weights'] = np.ones(batch_size, np.float32)
-  step = train.jit_train_step(tasks.get('classification'), mesh)
-  return model, state, parallel.shard_batch(batch, mesh), step, dataset
+  p_step = train.jit_train_step(tasks.get('classification'), mesh)
+  batch = parallel.shard_batch({k: v[None] for k, v in batch.items()}, mesh, 1)
+
+  def step(state, batch, rng):  # One replica, through the program's replica axis.
+    return train.replica(p_step(jax.tree.map(lambda x: x[None], state), batch, rng[None]), 0)
+
+  return model, state, batch, step, dataset
 
 
 def test_batch_norm_statistics_update_and_eval_uses_running_averages():

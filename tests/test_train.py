@@ -86,7 +86,8 @@ def test_evaluation_counts_every_example_once(mnist1d):
   step = jax.jit(functools.partial(train.eval_step, task=task))
   split = mnist1d.split('test')
   # 1000 examples in batches of 48: 20 full batches and 40 padded rows.
-  counted = train.evaluate(step, state, split, 48, mesh, task)
+  replicas = jax.tree.map(lambda x: x[None], state)  # A replica axis of one.
+  counted = train.evaluate(train.jit_eval_step(task, mesh), replicas, split, 48, mesh, task)
   logits = state.apply_fn({'params': state.params}, jnp.asarray(split['inputs']))
   want_acc = float(np.mean(np.argmax(logits, -1) == split['targets']))
   assert counted['accuracy'] == pytest.approx(want_acc, abs=1e-6)

@@ -144,10 +144,11 @@ class TrainIterator:
 
 
 class SeedIterators:
-  """The train streams of N replicas (seeds), advanced together.
+  """The train streams of a run's N >= 1 replicas (one seed each), advanced together.
 
   Replica k draws exactly the batches that `TrainIterator(seed=seeds[k])`
-  draws; batches are stacked on a leading seed axis: [N, B, ...].
+  draws; batches are stacked on a leading replica axis: [N, B, ...]. Replicas
+  of the same seed (grid points) draw the same batches.
   """
 
   def __init__(self, split, global_batch_size: int, seeds, process_index: int = 0,
@@ -171,15 +172,21 @@ class SeedIterators:
     return stack_padded([next(it) for it in self.iterators])
 
   def get_state(self) -> dict:
-    return {'replicas': [it.get_state() for it in self.iterators]}
+    """The shared position (every replica's) and each replica's stream."""
+    return {'position': int(self.position),
+            'replicas': [it.get_state() for it in self.iterators]}
 
   def set_state(self, state: dict) -> None:
+    """Resumes every replica's stream; a ConfigError if the saved ones differ."""
     replicas = state.get('replicas')
-    if not isinstance(replicas, list) or len(replicas) != len(self.iterators):
-      found = len(replicas) if isinstance(replicas, list) else 1
-      raise ConfigError(f'the checkpoint holds the data position of {found} replica(s), '
-                        f'this run has num_seeds={len(self.iterators)}; use a new '
-                        'workdir or the num_seeds the run was started with')
+    if not isinstance(replicas, list):
+      raise ConfigError('the checkpoint holds a data position without a replica axis '
+                        '(written before every run had one); use a new workdir')
+    if len(replicas) != len(self.iterators):
+      raise ConfigError(f'the checkpoint holds the data position of {len(replicas)} '
+                        f'replica(s), this run has {len(self.iterators)} (num_seeds='
+                        f'{len(self.iterators)} without a grid); use a new workdir or the '
+                        'num_seeds and replicas the run was started with')
     for it, s in zip(self.iterators, replicas):
       it.set_state(s)
 

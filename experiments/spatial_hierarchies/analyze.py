@@ -338,10 +338,7 @@ def splits_of(run) -> dict:
 
 
 def replica_variables(run, state, k: int) -> dict:
-  params, model_state = state.params, state.model_state
-  if run.num_seeds > 1:
-    params, model_state = train.replica(params, k), train.replica(model_state, k)
-  return {'params': params, **model_state}
+  return {'params': train.replica(state.params, k), **train.replica(state.model_state, k)}
 
 
 def analyze_replica(run, variables, data: dict, options: dict, compiled=None) -> dict:

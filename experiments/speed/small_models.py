@@ -97,10 +97,11 @@ def compiled_step(config, build):
   tx = optim.make_optimizer(config.optim, config.num_train_steps)
   dataset = data.load(config.data)
   model = build(config.model, dataset.spec)
-  init_rng, rng = jax.random.split(jax.random.key(config.seed))
-  state = jax.jit(lambda r: train.create_train_state(
-      model, tx, dataset.spec.input_shape, r, dataset.spec.input_dtype))(init_rng)
-  batch = parallel.shard_batch(fixed_batch(dataset.split('train'), config.data.batch_size), mesh)
+  init_rng, rng = train.replica_rngs(config)  # One replica: a leading axis of 1.
+  state = jax.jit(train.over_replicas(lambda r: train.create_train_state(
+      model, tx, dataset.spec.input_shape, r, dataset.spec.input_dtype)))(init_rng)
+  one = fixed_batch(dataset.split('train'), config.data.batch_size)
+  batch = parallel.shard_batch({k: v[None] for k, v in one.items()}, mesh, 1)
   start = time.perf_counter()
   compiled = train.jit_train_step(tasks.get(dataset.spec.task), mesh).lower(
       state, batch, rng).compile()
@@ -124,7 +125,7 @@ def losses(program, steps: int) -> list[float]:
   for _ in range(steps):
     program['state'], metrics = program['compiled'](program['state'], program['batch'],
                                                     program['rng'])
-    out.append(float(metrics['loss']))
+    out.append(float(metrics['loss'][0]))
   return out
 
 

@@ -257,7 +257,8 @@ def summary_figure(panels: list[tuple[str, str, list[dict]]], path: str) -> None
 def replica(state, k: int, num_seeds: int):
   """(params and model state) of replica k of a checkpoint's train state."""
   import jax  # pylint: disable=g-import-not-at-top
-  pick = (lambda t: jax.tree.map(lambda x: x[k], t)) if num_seeds > 1 else (lambda t: t)
+  del num_seeds  # Every state has a replica axis.
+  pick = lambda t: jax.tree.map(lambda x: x[k], t)
   return {'params': pick(state.params), **pick(state.model_state)}
 
 

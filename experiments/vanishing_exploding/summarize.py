@@ -394,10 +394,8 @@ def restore_best(workdir: str):
     if ckpt is not None:
       ckpt.close()
   params, model_state = state.params, state.model_state
-  n = run.num_seeds
-  replicas = ([{'params': params, **model_state}] if n == 1 else
-              [{'params': train.replica(params, k), **train.replica(model_state, k)}
-               for k in range(n)])
+  replicas = [{'params': train.replica(params, k), **train.replica(model_state, k)}
+              for k in range(run.num_seeds)]
   return run.model, replicas, step
 
 
