@@ -10,16 +10,14 @@ Faster compilation at a lower LLVM optimisation level was tried and dropped
 build's (tests/test_cnn2d_benchmark.py), and at 0 a float64 finite-difference
 check got a NaN. The tests compile as the programs do.
 
-The suite reruns a test once if its worker process crashes (pyproject.toml:
-`--reruns 1 --only-rerun 'crashed while running'`); an ordinary failure is
-never rerun. The reason: on this 2-core machine, the all-reduce of the 4
-simulated devices (XLA's in-process rendezvous) deadlocked now and then, 3 of
-the 4 device threads waiting for a fourth that never arrived, and after 40 s
-XLA aborted the process (SIGABRT). Two causes were found and removed: batched
-LAPACK QRs of a vmapped orthogonal init holding both XLA pool threads
-(kernels/init.py, `orthogonal_init`), and overlapping evaluation batches
-(train.py, `evaluate_per_seed`). The reruns stay as a guard against a cause
-not found; a crash that happens twice still fails the suite.
+No test is ever rerun, and a crashed worker fails the suite. Crashes were
+seen on this 2-core machine when the all-reduce of the 4 simulated devices
+(XLA's in-process rendezvous) deadlocked, 3 of the 4 device threads waiting
+for a fourth that never arrived, until XLA aborted the process after 40 s
+(SIGABRT). Both causes found were removed: batched LAPACK QRs of a vmapped
+orthogonal init holding both XLA pool threads (kernels/init.py,
+`orthogonal_init`), and overlapping evaluation batches (one evaluation batch
+in flight at a time: train.evaluate_per_seed).
 """
 
 import os
@@ -60,6 +58,91 @@ def pytest_unconfigure(config):
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# The `slow` tier (`pytest -m "not slow"` leaves it out): the test functions that
+# train whole processes, studies or every config end to end, or compile many
+# models, chosen by their measured time (a full run under --durations=0: what
+# is left runs in about 3 minutes on 2 cores). '*' marks a whole file.
+SLOW = {
+    'test_bad_inputs.py': ('test_bad_input', 'test_the_command_line_gives_the_same_line',),
+    'test_checkpointing.py': ('test_training_stops_with_exit_code_1_and_one_line',),
+    'test_cli.py': ('test_bad_config_values',),
+    'test_cnn2d_benchmark.py': ('test_conv_impls_and_batch_chunks_compute_the_same_function',),
+    'test_configs.py': ('test_config_trains_end_to_end',),
+    'test_diagnose.py': ('test_diagnose_command_line',
+        'test_every_recurrent_family_obeys_the_chain_rule',),
+    'test_diagnostics_every_steps.py': (
+        'test_diagnostics_with_replicas_report_mean_std_and_each_seed',),
+    'test_dtype.py': ('test_bfloat16_train_steps_decrease_the_loss',
+        'test_every_matmul_and_convolution_runs_in_bfloat16',
+        'test_float32_is_the_inferred_function_and_bfloat16_is_close_to_it',
+        'test_fused_and_scan_recurrences_agree_in_bfloat16',
+        'test_padding_does_not_change_bfloat16_results',),
+    'test_extending.py': ('test_the_extending_example_trains_resumes_and_evaluates',),
+    'test_faults.py': (
+        'test_a_full_disk_stops_with_one_line_and_keeps_the_checkpoints_before_it',
+        'test_a_read_only_file_system_is_one_line',
+        'test_a_read_only_workdir_for_an_unprivileged_user_is_one_line',
+        'test_a_second_run_on_a_workdir_in_use_exits_2_naming_the_first',
+        'test_evaluate_skips_a_flipped_bit_with_one_warning',
+        'test_garbled_metrics_are_reported_in_one_line_and_the_readable_ones_kept',
+        'test_signal_saves_a_checkpoint_and_resume_is_bitwise_identical',),
+    'test_hybrids.py': ('test_conv3d_is_flax_conv_values_and_gradients',
+        'test_output_shape_and_a_gradient_for_every_parameter',),
+    'test_kernels.py': ('test_cnn1d_conv_impls_are_one_function',
+        'test_fused_recurrence_equals_autodiff_of_the_equations',
+        'test_im2col_conv2d_equals_lax_conv_values_and_gradients',
+        'test_im2col_values_and_gradients_equal_lax_autodiff',
+        'test_orthogonal_init_is_jax_orthogonal_and_vmaps_one_matrix_at_a_time',
+        'test_tcn_conv_impls_are_one_function',),
+    'test_models.py': ('test_fused_recurrence_equals_scan_values_and_gradients',
+        'test_gradients_match_finite_differences', 'test_padding_does_not_change_results',),
+    'test_multihost.py': ('test_a_corrupt_checkpoint_is_quarantined_once_by_process_0',
+        'test_two_processes_train_bucketed_imdb_like_one_process',
+        'test_two_processes_train_the_default_config_like_one_process',),
+    'test_next_frame.py': ('test_a_next_frame_config_trains_and_logs_the_baselines',
+        'test_convlstm_pixel_head_reads_each_cell_of_the_final_state',
+        'test_param_budget_sizes_the_pixel_heads',
+        'test_pixel_head_output_shape_and_a_gradient_for_every_parameter',),
+    'test_padding.py': ('test_padding_never_changes_an_output',),
+    'test_seeds_loops.py': ('test_replica_k_reproduces_the_run_with_seed_plus_k',
+        'test_steps_per_loop_50_equals_one_step_per_call_after_1000_steps',),
+    'test_sizing.py': ('test_budget_is_met_within_five_percent',
+        'test_seq2seq_budget_scales_only_the_widths_its_configuration_uses',),
+    'test_splits.py': ('test_each_generation_parameter_makes_its_own_cache',
+        'test_three_disjoint_splits_and_a_fixed_validation_carve_out',),
+    'test_studies.py': ('test_grids_vs_sequences_pipeline_at_a_tiny_size',
+        'test_recurrence_context_hidden_states_are_what_the_head_reads',
+        'test_recurrence_context_pipeline_at_a_tiny_size',
+        'test_recurrence_context_plans_every_sweep',
+        'test_vanishing_exploding_pipeline_at_a_tiny_size',),
+    'test_study_cnns_for_sequences.py': ('test_pipeline_at_a_tiny_size',),
+    'test_study_use_cases.py': ('test_use_cases_pipeline_at_a_tiny_size',),
+    'test_study_spatial_hierarchies.py': '*',
+    'test_study_cost.py': '*',
+    'test_sweep_plot.py': ('test_second_invocation_skips_finished_runs',
+        'test_seed_runs_crash_and_resume',),
+    'test_tasks_data.py': ('test_keywords_are_balanced_and_separable',
+        'test_sample_padding_does_not_change_next_token_logits',),
+    'test_tcn_lru.py': ('test_causal_conv_is_flax_conv_values_and_gradients',
+        'test_lru_dropout_only_when_training', 'test_lru_model_scan_types_agree',
+        'test_lru_padding_does_not_change_results',
+        'test_lru_recurrence_custom_vjp_equals_autodiff_of_the_scan',
+        'test_registry_builds_from_config_dict',
+        'test_tcn_gradients_match_finite_differences',
+        'test_tcn_receptive_field_matches_gradient_probe',),
+    'test_train.py': ('test_four_devices_give_the_same_loss_and_gradients_as_one',
+        'test_sigkill_then_resume_is_bitwise_identical',),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  for item in items:
+    names = SLOW.get(os.path.basename(str(item.fspath)), ())
+    if names == '*' or getattr(item, 'originalname', item.name) in names:
+      item.add_marker(pytest.mark.slow)
+
 CONFIG_DIR = os.path.join(REPO, 'configs')
 
 

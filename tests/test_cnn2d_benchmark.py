@@ -123,7 +123,7 @@ def test_resnet_layout():
     (dict(name='cnn2d', stage_sizes=(1,)), (28, 28, 1),
      "model 'cnn2d' has no field(s) stage_sizes"),
     (dict(name='cnn2d', conv_impl='winograd'), (28, 28, 1),
-     "unknown model.conv_impl 'winograd'; valid: auto, canonical, im2col, lax, native, xla"),
+     "unknown model.conv_impl 'winograd'; valid: auto, canonical, im2col, lax, native"),
     (dict(name='resnet', conv_impl='fft'), (28, 28, 1), "unknown model.conv_impl 'fft'"),
     (dict(name='cnn2d', batch_chunk=-1), (28, 28, 1), 'model.batch_chunk=-1 must hold integers >= 0'),
     (dict(name='vgg', norm='batch', batch_chunk=4), (28, 28, 1),

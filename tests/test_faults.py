@@ -49,7 +49,7 @@ def start_and_signal(workdir, signum, *overrides, after_step=200):
 @pytest.mark.parametrize('signum,code,loop', [(signal.SIGTERM, 143, 1),
                                               (signal.SIGINT, 130, 1),
                                               (signal.SIGTERM, 143, 10)])
-def test_signal_saves_a_checkpoint_and_resume_is_bitwise_identical(tmp_path, mnist1d,
+def test_signal_saves_a_checkpoint_and_resume_is_bitwise_identical(tmp_path, uninterrupted_k,
                                                                    signum, code, loop):
   loop_flag = f'--config.steps_per_loop={loop}'
   stopped = str(tmp_path / 'stopped')
@@ -67,8 +67,7 @@ def test_signal_saves_a_checkpoint_and_resume_is_bitwise_identical(tmp_path, mni
   resumed = subprocess.run(cli(stopped, loop_flag), cwd=REPO, capture_output=True, text=True)
   assert resumed.returncode == 0, resumed.stderr
   assert f'Resuming from step {step}' in resumed.stdout
-  ref = str(tmp_path / 'ref')
-  subprocess.run(cli(ref, loop_flag), cwd=REPO, check=True, capture_output=True)
+  ref = uninterrupted_k(loop)
   for a, b in zip(checkpoint_arrays(ref, 1500), checkpoint_arrays(stopped, 1500)):
     np.testing.assert_array_equal(a, b)
   for name in ('final_metrics.json', 'metrics.jsonl'):
@@ -216,6 +215,22 @@ def uninterrupted(tmp_path_factory, mnist1d):
   result = run(cli(workdir))
   assert result.returncode == 0, result.stderr
   return workdir
+
+
+@pytest.fixture(scope='module')
+def uninterrupted_k(tmp_path_factory, uninterrupted):
+  """K -> cli() run to the end with steps_per_loop=K, each run once per module: K=1
+  is the config's default, so `uninterrupted` itself."""
+  runs = {1: uninterrupted}
+
+  def get(loop):
+    if loop not in runs:
+      workdir = str(tmp_path_factory.mktemp(f'uninterrupted_k{loop}') / 'run')
+      result = run(cli(workdir, f'--config.steps_per_loop={loop}'))
+      assert result.returncode == 0, result.stderr
+      runs[loop] = workdir
+    return runs[loop]
+  return get
 
 
 def test_garbled_metrics_are_reported_in_one_line_and_the_readable_ones_kept(tmp_path,

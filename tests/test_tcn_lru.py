@@ -287,7 +287,7 @@ def test_registry_per_step_spec_gives_per_step_outputs():
     (dict(name='tcn', channels=()), 'model.channels'),
     (dict(name='tcn', dilations=(1, 2)), "model 'tcn' has no field(s) dilations"),
     (dict(name='tcn', conv_impl='fft'),
-     "unknown model.conv_impl 'fft'; valid: auto, canonical, im2col, lax, native, xla"),
+     "unknown model.conv_impl 'fft'; valid: auto, canonical, im2col, lax, native"),
     (dict(name='cnn1d', conv_impl='winograd'), "unknown model.conv_impl 'winograd'"),
 ])
 def test_bad_configs(cfg, message):
