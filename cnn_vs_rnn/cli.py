@@ -176,12 +176,16 @@ def _unknown_key(key: str, node, name: str, where: str) -> str:
 
 
 def load_config_file(path: str, hint: str) -> ml_collections.ConfigDict:
-  """The config of the file at `path`; a failure to load it is one ConfigError line,
-  which ends with `hint` (what to pass instead) when the file does not exist."""
+  """The config of the file at `path` (`FILE:ARG`, as config_flags takes it, calls
+  get_config(ARG)); a failure to load it is one ConfigError line, which ends with
+  `hint` (what to pass instead) when the file does not exist."""
+  arg = None
+  if not os.path.isfile(path) and ':' in path:
+    path, arg = path.split(':', 1)
   if not os.path.isfile(path):
     raise ConfigError(f'config file {path!r} does not exist; {hint}')
   try:
-    config = configlib.load_config_file(path)
+    config = configlib.load_config_file(path, arg)
   except ConfigError:
     raise
   except SystemExit as e:  # The config file itself called exit().

@@ -99,8 +99,9 @@ class NoGetConfig(AttributeError):
   """A config file that defines no get_config()."""
 
 
-def load_config_file(path: str) -> ml_collections.ConfigDict:
-  """Runs `get_config()` of the config file at `path` (for configs that extend others)."""
+def load_config_file(path: str, arg: str | None = None) -> ml_collections.ConfigDict:
+  """Runs `get_config()` (or `get_config(arg)`) of the config file at `path` (for
+  configs that extend others)."""
   if not os.path.isfile(path):
     raise ConfigError(f'config file {path!r} does not exist')
   name = '_cnn_vs_rnn_config_' + os.path.splitext(os.path.basename(path))[0]
@@ -109,7 +110,7 @@ def load_config_file(path: str) -> ml_collections.ConfigDict:
   spec.loader.exec_module(module)
   if not callable(getattr(module, 'get_config', None)):
     raise NoGetConfig(f'config file {path!r} has no get_config() function')
-  return module.get_config()
+  return module.get_config() if arg is None else module.get_config(arg)
 
 
 def load_sibling(config_file: str, name: str) -> ml_collections.ConfigDict:

@@ -196,6 +196,7 @@ def test_sample_padding_does_not_change_next_token_logits(name, tmp_path):
   workdir = str(tmp_path / 'lm')
   train.train_and_evaluate(config, workdir)
   run, state, _ = sample.load_workdir(workdir)
+  state = train.replica(state, 0)  # The run's one replica, as sample.main takes it.
   logits_fn = sample.next_token_logits_fn(state.apply_fn)
   variables = {'params': state.params, **state.model_state}
   tokens = np.array([[72, 105, 33, 10, 65, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], np.int32)
