@@ -39,7 +39,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from cnn_vs_rnn import fileio, parallel
-from cnn_vs_rnn.errors import ConfigError, RunError
+from cnn_vs_rnn.errors import ConfigError, RunError, error_chain
 from cnn_vs_rnn.preemption import Preempted
 
 FILES = 'files.json'  # In each step's directory: what the complete save wrote.
@@ -128,7 +128,7 @@ def corrupt_or_failed(error: Exception, step_dir) -> Exception:
   if isinstance(error, CorruptCheckpoint):
     return error
   if any(isinstance(e, OSError) and not isinstance(e, FileNotFoundError)
-         for e in _chain(error)):
+         for e in error_chain(error)):
     return error  # The environment (permissions, I/O), not the files.
   damage = damage_in(step_dir)
   if damage is None:
@@ -136,15 +136,6 @@ def corrupt_or_failed(error: Exception, step_dir) -> Exception:
   corrupt = CorruptCheckpoint(f'{damage}; {type(error).__name__}: {first_line(error)}')
   corrupt.__cause__ = error
   return corrupt
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-  """`error` and the exceptions it was raised from (cause or context)."""
-  out = []
-  while error is not None and error not in out:
-    out.append(error)
-    error = error.__cause__ or error.__context__
-  return out
 
 
 def first_line(error: BaseException) -> str:
@@ -375,7 +366,7 @@ class Checkpointer:
     OSError is the reason); else None."""
     newest = self._newest_complete()
     size = _step_size(self.directory / str(newest)) if newest is not None else 1 << 20
-    probe = next((e for e in _chain(error) if isinstance(e, OSError) and e.errno), None)
+    probe = next((e for e in error_chain(error) if isinstance(e, OSError) and e.errno), None)
     probe = probe or _probe_write(self.directory, size)
     if probe is None:
       return None

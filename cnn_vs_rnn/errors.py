@@ -173,15 +173,18 @@ class HeldLogs(logging.Filter):
 USER_ERRNOS = frozenset({errno.ENOTDIR, errno.ENAMETOOLONG, errno.EISDIR})
 
 
+def error_chain(error: BaseException) -> list[BaseException]:
+  """`error` and the exceptions it was raised from (cause or context), in order."""
+  out = []
+  while error is not None and error not in out:
+    out.append(error)
+    error = error.__cause__ or error.__context__
+  return out
+
+
 def _os_error_in(error: BaseException):
   """The OSError that `error` is, or was raised from (orbax wraps them), if any."""
-  seen = []
-  while error is not None and error not in seen:
-    if isinstance(error, OSError):
-      return error
-    seen.append(error)
-    error = error.__cause__ or error.__context__
-  return None
+  return next((e for e in error_chain(error) if isinstance(e, OSError)), None)
 
 
 def os_error_line(error: OSError) -> str:
