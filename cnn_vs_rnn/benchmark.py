@@ -163,7 +163,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
   batch_size = config.data.batch_size
   init_rng, train_rng = train.replica_rngs(config)
   state = run.init(init_rng)
-  num_params = models.count_params(train.replica(state.params, 0))
+  num_params = models.count_params(state.params) // run.num_replicas
   one = fixed_batch(dataset.split('train'), batch_size)
   batch = parallel.shard_batch({k: np.stack([v] * run.num_replicas) for k, v in one.items()},
                                mesh, 1)
@@ -179,7 +179,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
     return jax.block_until_ready((state, metrics))
 
   state, metrics = step(state)
-  loss_first = float(metrics['loss'][0])
+  loss_first = float(metrics['loss'][0, 0])  # [K=1, N]
   for _ in range(warmup):
     state, metrics = step(state)
   times = []
@@ -187,7 +187,7 @@ def benchmark(config: ml_collections.ConfigDict, steps: int = 20, warmup: int = 
     start = time.perf_counter()
     state, metrics = step(state)
     times.append(time.perf_counter() - start)
-  loss_last = float(metrics['loss'][0])
+  loss_last = float(metrics['loss'][0, 0])
   if not (math.isfinite(loss_first) and math.isfinite(loss_last)):
     raise RunError(f'non-finite loss in the benchmark (first {loss_first}, last {loss_last})')
 

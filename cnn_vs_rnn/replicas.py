@@ -16,6 +16,8 @@ it, e.g. lr_0.003).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -93,8 +95,10 @@ def over_replicas(fn, in_axes=0):
   return call
 
 
+@functools.partial(jax.jit, static_argnums=1)
 def replica(tree, k: int):
-  """Replica k of a tree with a leading replica axis."""
+  """Replica k of a tree with a leading replica axis (one program for the whole tree,
+  not one small one per leaf shape)."""
   return jax.tree.map(lambda x: x[k], tree)
 
 

@@ -135,7 +135,12 @@ def jit_train_step(task, mesh):
   repl = parallel.replicated(mesh)
   batch_sh = parallel.batch_sharded(mesh, 1)
   step = over_replicas(functools.partial(train_step, task=task))
-  return jax.jit(step, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
+
+  def one_call(state, batch, rng):  # Metrics on a leading [K=1] axis, as the loop's.
+    state, metrics = step(state, batch, rng)
+    return state, jax.tree.map(lambda x: x[None], metrics)
+
+  return jax.jit(one_call, in_shardings=(repl, batch_sh, repl), out_shardings=(repl, repl),
                  donate_argnums=0)
 
 
@@ -433,7 +438,8 @@ def start_state(run: Run, restored, train_iter) -> tuple[Any, int, dict]:
 def describe(run: Run, state) -> tuple[int, int | None]:
   """Prints the model; (parameters of one replica, receptive field or None)."""
   config, spec, seeds = run.config, run.dataset.spec, seeds_of(run.config)
-  one_params = replica(state.params, 0)
+  one_params = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype),
+                            state.params)  # Shapes only: no device work.
   many = ''
   if run.num_replicas > 1:
     rates = replicas.grid_rates(config)
@@ -485,7 +491,7 @@ class TrainCalls:
              if self.resident_batch is not None
              else parallel.shard_batch(next(self.train_iter), self.mesh, self.lead))
     state, metrics = self.step_fn(state, batch, self.rng)
-    return state, jax.tree.map(lambda x: x[None], metrics), stop
+    return state, metrics, stop
 
 
 @dataclasses.dataclass(frozen=True)

@@ -159,7 +159,7 @@ def tiny(config, steps=4, every=2, batch_size=8):
   config.eval_every_steps = every
   config.checkpoint_every_steps = every
   config.data.batch_size = batch_size
-  config.data.eval_batch_size = 200
+  config.data.eval_batch_size = 16
   if 'num_train' in config.data:  # Procedural datasets: generate a small variant.
     config.data.num_train, config.data.num_test = 64, 40
   return config

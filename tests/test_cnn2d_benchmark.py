@@ -224,7 +224,8 @@ def state_and_step(model_cfg, shape=(6, 6, 2), batch_size=8):
   batch = parallel.shard_batch({k: v[None] for k, v in batch.items()}, mesh, 1)
 
   def step(state, batch, rng):  # One replica, through the program's replica axis.
-    return train.replica(p_step(jax.tree.map(lambda x: x[None], state), batch, rng[None]), 0)
+    state, metrics = p_step(jax.tree.map(lambda x: x[None], state), batch, rng[None])
+    return train.replica(state, 0), jax.tree.map(lambda x: x[0, 0], metrics)  # [K=1, N=1]
 
   return model, state, batch, step, dataset
 
