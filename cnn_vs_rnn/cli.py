@@ -11,6 +11,13 @@
   sweep and plot for their own flags): argparse whose usage errors are
   ConfigErrors rather than a usage message and sys.exit.
 
+The programs do not go through absl's `app.run`, which the anchors use: it
+parses absl's one global FLAGS (once per process, while `main(argv)` runs many
+times in one test process, each on flags of its own), and it raises absl's
+verbosity to INFO, so orbax's and tensorstore's INFO logs would print beside a
+run's own lines. `config_command` does what app.run does that the programs
+need: parse the flags, call the body, turn usage errors into exit code 2.
+
 Each command's body runs under `errors.run_command`, which turns a ConfigError
 into exit code 2, a RunError into 1, and prints the one line. Validating a
 config is not done here: `train.build_run` does it, once, for every program.
