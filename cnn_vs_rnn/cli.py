@@ -69,6 +69,14 @@ def config_command(argv, body: Callable, *, workdir: bool = False,
   return run_command(run)
 
 
+def config_of(argv) -> ml_collections.ConfigDict:
+  """The config `argv` (program name first, --config FILE, --config.KEY=VALUE...) gives a
+  program, parsed as config_command parses it; usage errors are ConfigErrors."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flag_values, config_flag = define_flags(flags.FlagValues(), workdir=False, sys_argv=argv)
+  return parse_config(list(argv), flag_values, config_flag)
+
+
 def define_flags(flag_values=None, workdir: bool = True, sys_argv=None):
   """--config (and --workdir) on `flag_values` (default: absl's global FLAGS).
 

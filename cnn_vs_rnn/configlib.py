@@ -50,6 +50,10 @@ def base_config() -> ml_collections.ConfigDict:
   # first over the last) on a fixed batch of the eval split; 0 turns it off.
   # It reads the state only: the training trajectory is the same.
   c.diagnostics_every_steps = 0
+  # Evaluate each point's best step on test at the end of the run. False: validation
+  # only, for a caller that picks a point first and then evaluates that point on
+  # test once (`python -m cnn_vs_rnn.evaluate --best --point P --split test`; compare).
+  c.report_test = True
   # Modules to import before the registries are read ('my_pkg.models,my_pkg.data'):
   # where a user's own models and datasets register themselves. Recorded in
   # config.json, so resume, evaluate and sample import them again.

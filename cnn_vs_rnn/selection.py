@@ -118,9 +118,11 @@ def write_report(writer, write_at: int | None, split_name: str, step_keys: dict,
   if write_at is not None:
     writer.write(write_at, {**step_keys,
                             **{k: v for k, v in summary.items() if k.startswith('test/')}})
+  tests = ', '.join(f'{k} {v:.4f}' for k, v in summary.items()
+                    if k.startswith('test/') and '/seed_' not in k)
   print(f'best step by {split_name}: ' + ', '.join(str(v) for v in step_keys.values())
-        + '; test: ' + ', '.join(f'{k} {v:.4f}' for k, v in summary.items()
-                                 if k.startswith('test/') and '/seed_' not in k), flush=True)
+        + (f'; test: {tests}' if tests else ' (test not evaluated: report_test=False)'),
+        flush=True)
 
 
 class PointsBest:

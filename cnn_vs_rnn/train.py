@@ -568,7 +568,9 @@ def finish(run: Run, state, evaluate: actions.Evaluate, best, writer, start_step
   per_replica = [{f'eval/{k}': v for k, v in m.items()} for m in last]
   if best is None:
     return per_replica, None
-  splits = {'val': evaluate.split, 'test': run.dataset.split('test')}
+  splits = {'val': evaluate.split}
+  if config.get('report_test', True):  # compare evaluates test at its chosen point only.
+    splits['test'] = run.dataset.split('test')
   write_at = config.num_train_steps if start_step < config.num_train_steps else None
   best_steps = best.report(per_replica, evaluate.evaluator, run.abstract_state, splits,
                            seeds_of(config), writer, write_at, config.data.eval_split)

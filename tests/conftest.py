@@ -69,6 +69,7 @@ SLOW = {
     'test_checkpointing.py': ('test_training_stops_with_exit_code_1_and_one_line',),
     'test_cli.py': ('test_bad_config_values',),
     'test_cnn2d_benchmark.py': ('test_conv_impls_and_batch_chunks_compute_the_same_function',),
+    'test_compare.py': ('test_a_tiny_comparison_tests_once_and_a_rerun_trains_nothing',),
     'test_configs.py': ('test_config_trains_end_to_end',),
     'test_diagnose.py': ('test_diagnose_command_line',
         'test_every_recurrent_family_obeys_the_chain_rule',),

@@ -65,13 +65,28 @@ class Dataset:
 
 Loader = Callable[..., Dataset]
 DATASETS: dict[str, Loader] = {}
+# Dataset -> the config.data fields it reads, with their defaults (register's `options`).
+OPTIONS: dict[str, dict] = {}
 
 
-def register(name: str):
+def register(name: str, options: dict | None = None):
+  """Decorator: the loader of `config.data.name == name`.
+
+  `options`: the config.data fields the loader reads beyond base_config's, with
+  their defaults. A config built for a dataset by name (families.get_config,
+  compare) holds them, so each can be set as --config.data.KEY=VALUE.
+  """
   def wrap(fn: Loader) -> Loader:
     DATASETS[name] = fn
+    OPTIONS[name] = dict(options or {})
     return fn
   return wrap
+
+
+def declared_options(name: str) -> dict:
+  """The options dataset `name` declares (a ConfigError naming the datasets if unknown)."""
+  choose('dataset', name, DATASETS)
+  return dict(OPTIONS.get(name, {}))
 
 
 def load(data_config) -> Dataset:
