@@ -2,7 +2,7 @@
 
   python -m cnn_vs_rnn.compare (--data NAME [--set data.KEY=VALUE]... | --data-file PATH)
       [--families cnn1d,lstm,...] [--params N] [--lrs 1e-3,3e-3,1e-2,3e-2] [--seeds 5]
-      [--steps N] [--max-grow 2] --out DIR
+      [--steps N] [--max-grow 2] [--jobs N | --cluster slurm|local] --out DIR
 
 The protocol, the same for every family:
 - Equal parameters: each family's widths are scaled to `--params`
@@ -65,6 +65,14 @@ def parse_args(argv):
   parser.add_argument('--steps', type=int, default=3000, help='training steps per run')
   parser.add_argument('--max-grow', type=int, default=2,
                       help='times a grid may grow at an edge')
+  parser.add_argument('--jobs', type=int, default=1,
+                      help='families trained at once (each a subprocess)')
+  parser.add_argument('--cluster', choices=('slurm', 'local'),
+                      help="each family as a submitit job: 'slurm', or 'local' (submitit's "
+                      'local executor); the runs and the report go to --out, which the jobs '
+                      'must see')
+  parser.add_argument('--slurm-partition', default='', help='the partition of --cluster slurm')
+  parser.add_argument('--timeout-min', type=int, default=240, help="a job's time limit")
   parser.add_argument('--out', required=True, help='where the runs and the report go')
   return parser.parse_args(argv)
 
@@ -74,7 +82,8 @@ def check_args(args) -> list[float]:
   if (args.data is None) == (args.data_file is None):
     raise ConfigError('give one of --data NAME or --data-file PATH')
   for flag, value, least in (('--params', args.params, 1), ('--seeds', args.seeds, 2),
-                             ('--steps', args.steps, 10), ('--max-grow', args.max_grow, 0)):
+                             ('--steps', args.steps, 10), ('--max-grow', args.max_grow, 0),
+                             ('--jobs', args.jobs, 1)):
     if value < least:
       raise ConfigError(f'{flag}={value} must be at least {least}')
   try:
@@ -331,7 +340,7 @@ class Progress:
   def __init__(self, total: int):
     self.total, self.done, self.start_s = total, 0, time.perf_counter()
 
-  def start(self, family: str, grid: int) -> None:
+  def start(self, family: str, grid: int) -> None:  # Called from --jobs threads too.
     elapsed = time.perf_counter() - self.start_s
     eta = (f', about {elapsed / self.done * (self.total - self.done) / 60:.1f} min left'
            if self.done else '')
@@ -366,6 +375,45 @@ def family_row(family: str, args, lrs, metric, mode, signals, progress) -> dict:
           **cost(family, args)}
 
 
+def every_family(names, args, lrs, metric, mode, signals, progress) -> list[dict]:
+  """family_row of each family, `args.jobs` at a time (threads, each waiting on its
+  family's subprocesses); the first failure or stop is raised once the others end."""
+  from concurrent import futures  # pylint: disable=g-import-not-at-top
+  if args.cluster:
+    return on_cluster(names, args, lrs, metric, mode)
+  if args.jobs == 1:
+    return [family_row(f, args, lrs, metric, mode, signals, progress) for f in names]
+  with futures.ThreadPoolExecutor(args.jobs) as pool:
+    jobs = [pool.submit(family_row, f, args, lrs, metric, mode, signals, progress)
+            for f in names]
+    futures.wait(jobs)
+  return [job.result() for job in jobs]
+
+
+def family_job(family: str, args, lrs, metric: str, mode: str) -> dict:
+  """family_row as a cluster job runs it: with its own progress lines and signals."""
+  with sweep.CatchSignals() as signals:
+    return family_row(family, args, lrs, metric, mode, signals, Progress(1))
+
+
+def on_cluster(names, args, lrs, metric, mode) -> list[dict]:
+  """One submitit job per family (submitit: the cluster engine; its logs in
+  OUT/submitit); the rows once every job has ended."""
+  try:
+    import submitit  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    raise ConfigError('--cluster needs submitit: pip install "cnn_vs_rnn[cluster]"') from None
+  executor = submitit.AutoExecutor(folder=os.path.join(args.out, 'submitit'),
+                                   cluster=args.cluster)
+  executor.update_parameters(timeout_min=args.timeout_min, name='cnn_vs_rnn.compare')
+  if args.cluster == 'slurm' and args.slurm_partition:
+    executor.update_parameters(slurm_partition=args.slurm_partition)
+  jobs = [executor.submit(family_job, f, args, lrs, metric, mode) for f in names]
+  print('submitted ' + ', '.join(f'{f} (job {j.job_id})' for f, j in zip(names, jobs)),
+        flush=True)
+  return [job.result() for job in jobs]
+
+
 def compare(argv) -> int:
   args = parse_args(argv)
   lrs = check_args(args)
@@ -376,7 +424,7 @@ def compare(argv) -> int:
   progress = Progress(len(names))
   with sweep.CatchSignals() as signals:
     try:
-      rows = [family_row(f, args, lrs, metric, mode, signals, progress) for f in names]
+      rows = every_family(names, args, lrs, metric, mode, signals, progress)
     except KeyboardInterrupt as stop:
       code = stop.args[0] if stop.args else 130
       print(f'stopped; rerun the same command to resume (exit {code})', flush=True)

@@ -93,7 +93,9 @@ def test_a_tiny_comparison_tests_once_and_a_rerun_trains_nothing(tmp_path, mnist
   argv = [sys.executable, '-m', 'cnn_vs_rnn.compare', '--data', 'mnist1d', '--families',
           'mlp,cnn1d', '--steps', '20', '--seeds', '2', '--lrs', '1e-3,1e-2',
           '--max-grow', '1', '--params', '2000', '--out', str(out)]
-  done = subprocess.run(argv, capture_output=True, text=True, check=False)
+  # Each family a job of submitit's local executor (what --cluster slurm does on a cluster).
+  done = subprocess.run(argv + ['--cluster', 'local'], capture_output=True, text=True,
+                        check=False)
   assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
   results = json.loads((out / 'results.json').read_text())
   assert sorted(r['family'] for r in results['families']) == ['cnn1d', 'mlp']
@@ -113,6 +115,9 @@ def test_a_tiny_comparison_tests_once_and_a_rerun_trains_nothing(tmp_path, mnist
   assert (out / 'compare.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
   assert '**Verdict:**' in (out / 'results.md').read_text()
   records = {p: p.read_text() for p in out.glob('*/grid_*/sweep_run.json')}
-  again = subprocess.run(argv, capture_output=True, text=True, check=False)
+  assert 'submitted mlp (job ' in done.stdout
+  report = (out / 'results.md').read_text()
+  again = subprocess.run(argv + ['--jobs', '2'], capture_output=True, text=True, check=False)
   assert again.returncode == 0, again.stderr[-2000:]
   assert {p: p.read_text() for p in out.glob('*/grid_*/sweep_run.json')} == records
+  assert (out / 'results.md').read_text() == report
