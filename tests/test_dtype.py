@@ -54,6 +54,8 @@ SMALL = {
     'seq2seq': dict(hidden_size=4, attention_size=4, decoder_embed_dim=3),
     'unet': dict(features=(4, 4), conv_impl='native'),
     'renet': dict(hidden_size=8),
+    'fcn': dict(features=(4, 4), kernel_sizes=(3, 3)),        # batch norm, masked
+    'resnet1d': dict(features=(4, 4), kernel_sizes=(3, 3)),
 }
 
 # Paths the registry's defaults do not take.

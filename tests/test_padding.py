@@ -26,6 +26,7 @@ SMALL = {
     'elman': dict(hidden_size=6), 'lstm': dict(hidden_size=6), 'gru': dict(hidden_size=6),
     'lru': dict(d_model=6, d_state=8),
     'crnn': dict(features=(6, 6), hidden_size=6),
+    'fcn': dict(features=(6, 6, 6)), 'resnet1d': dict(features=(6, 6, 6)),
 }
 VARIANTS = {
     'gru': [dict(bidirectional=True), dict(num_layers=2)],
@@ -85,7 +86,8 @@ def test_padding_never_changes_an_output(name, pool, extra):
 
 
 def test_every_sequence_family_is_covered():
-  assert {'cnn1d', 'tcn', 'elman', 'lstm', 'gru', 'lru', 'crnn'} <= set(sequence_models())
+  assert {'cnn1d', 'tcn', 'elman', 'lstm', 'gru', 'lru', 'crnn', 'fcn',
+          'resnet1d'} <= set(sequence_models())
 
 
 @pytest.mark.parametrize('cfg,warning', [

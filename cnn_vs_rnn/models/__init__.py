@@ -33,6 +33,7 @@ from cnn_vs_rnn.errors import ConfigError, choose, show
 from cnn_vs_rnn.models.cnn import CNN1D
 from cnn_vs_rnn.models.cnn2d import ConvStack2D, LeNet, PreActResNet, VGG
 from cnn_vs_rnn.models.crnn import CRNN
+from cnn_vs_rnn.models.fcn import FCN, ResNet1D
 from cnn_vs_rnn.models import precision, sizing
 from cnn_vs_rnn.models.heads import POOLS
 from cnn_vs_rnn.models.lru import LRUNet
