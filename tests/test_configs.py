@@ -27,6 +27,8 @@ def test_config_trains_end_to_end(path, tmp_path, mnist1d):
   module_doc = open(path).read().split('"""')[1]
   assert f'--config configs/{os.path.basename(path)}' in module_doc
   assert 'Expected' in module_doc
+  if config.data.name == 'ucr':  # The optional extra `ucr` (cnn_vs_rnn/data/ucr.py).
+    pytest.importorskip('aeon')
   with real_data(config) as config:  # Mocked or fake copies of real TFDS datasets.
     final = train.train_and_evaluate(tiny(config, steps=3, every=2), str(tmp_path / 'run'))
   assert final['step'] == 3

@@ -42,7 +42,21 @@ def data_config(name, data_dir='', **fields):
                                     **SMALL.get(name, {}), **fields})
 
 
+def user_file(data_dir: str) -> str:
+  """For 'arrays': a user's .npz of 60 examples in data_dir (the same each time)."""
+  rng = np.random.default_rng(0)
+  os.makedirs(data_dir, exist_ok=True)
+  path = os.path.join(data_dir, 'user.npz')
+  np.savez(path, inputs=rng.normal(size=(60, 5, 2)), targets=np.arange(60) % 3)
+  return path
+
+
 def load(name, data_dir='', **fields):
+  if name == 'ucr':  # The optional extra `ucr`.
+    pytest.importorskip('aeon')
+    fields = {'dataset': 'GunPoint', **fields}
+  if name == 'arrays':
+    fields = {'path': user_file(data_dir or '.'), **fields}
   config = data_config(name, data_dir, **fields)
   if name == 'speech_commands':
     config.data_dir = tfds_fakes.fake_speech_commands_dir()

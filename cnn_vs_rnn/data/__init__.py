@@ -186,3 +186,5 @@ from cnn_vs_rnn.data import bundled  # pylint: disable=g-import-not-at-top,wrong
 # Registers the generated transduction pairs (dates, reverse, arithmetic) and
 # shapes_segmentation.
 from cnn_vs_rnn.data import shapes, transduction  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
+# Registers the user's own files (arrays) and the UCR/UEA sets aeon ships (ucr).
+from cnn_vs_rnn.data import arrays, ucr  # pylint: disable=g-import-not-at-top,wrong-import-position,unused-import
