@@ -2,7 +2,7 @@
 
   python -m cnn_vs_rnn.sweep --out DIR --configs configs/a.py[,configs/b.py...]
       [--grid KEY=V1,V2,...]... [--zip KEY=V1,V2,...]... [--set KEY=VALUE]...
-      [--seeds N] [--seed-runs] [--metric KEY[,KEY...]] [--dry-run]
+      [--seeds N] [--seed-runs] [--metric KEY[,KEY...]] [--jobs N] [--dry-run]
 
 Grid points: every config file x the cartesian product of the --grid axes x
 the --zip axis (all --zip keys step together, so their lists have one
@@ -499,9 +499,45 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                       help='Train the seeds as separate runs, not replicas of one program.')
   parser.add_argument('--metric', default='',
                       help='Final metrics in results.md, comma-separated (default: all).')
+  parser.add_argument('--jobs', type=int, default=1, metavar='N',
+                      help='Runs trained at once, each a subprocess (default 1).')
   parser.add_argument('--dry-run', action='store_true',
                       help="Print each run's state and command; run and write nothing.")
   return parser.parse_args(argv)
+
+
+def run_one(i: int, run: Run, args, signals) -> int | None:
+  """Runs (or resumes, or skips) the i-th run; its exit code (None: skipped)."""
+  if signals.signum:  # Stopped: start nothing new.
+    return None
+  state = run_state(run.workdir)
+  prefix = f'[{i}/{args.num_runs}] {os.path.relpath(run.workdir, args.out)}'
+  if state == 'done':
+    print(f'{prefix}: finished before, skipped', flush=True)
+    return None
+  print(f'{prefix}: {"resuming" if state == "resume" else "running"} '
+        f'(log: {os.path.join(run.workdir, LOG)})', flush=True)
+  code, wall = execute(run)
+  if code == 0:
+    print(f'{prefix}: done in {wall:.1f}s', flush=True)
+  else:
+    what = 'stopped' if code in STOPPED else 'FAILED'
+    print(f'{prefix}: {what} (exit {code}): {last_error(run.workdir)}', file=sys.stderr,
+          flush=True)
+  if code in STOPPED:
+    signals.signum = signals.signum or code - 128
+  return code
+
+
+def run_all(runs: list[Run], args, signals) -> dict:
+  """Every run, `args.jobs` at a time; workdir -> exit code of those that ran. After a
+  signal (or a run stopped by one) nothing new starts."""
+  from concurrent import futures  # pylint: disable=g-import-not-at-top
+  args.num_runs = len(runs)
+  with futures.ThreadPoolExecutor(args.jobs) as pool:
+    codes = list(pool.map(lambda ir: run_one(ir[0], ir[1], args, signals),
+                          enumerate(runs, 1)))
+  return {run.workdir: c for run, c in zip(runs, codes) if c is not None}
 
 
 def sweep(argv: list[str]) -> int:
@@ -515,28 +551,14 @@ def sweep(argv: list[str]) -> int:
     print(f'{len(points)} grid points, {len(runs)} runs')
     return 0
   os.makedirs(args.out, exist_ok=True)
-  codes, stopped = {}, None
-  for i, run in enumerate(runs, 1):
-    state = run_state(run.workdir)
-    prefix = f'[{i}/{len(runs)}] {os.path.relpath(run.workdir, args.out)}'
-    if state == 'done':
-      print(f'{prefix}: finished before, skipped', flush=True)
-      continue
-    print(f'{prefix}: {"resuming" if state == "resume" else "running"} '
-          f'(log: {os.path.join(run.workdir, LOG)})', flush=True)
-    with CatchSignals() as signals:
-      code, wall = execute(run)
-    codes[run.workdir] = code
-    if code == 0:
-      print(f'{prefix}: done in {wall:.1f}s', flush=True)
-    else:
-      what = 'stopped' if code in STOPPED else 'FAILED'
-      print(f'{prefix}: {what} (exit {code}): {last_error(run.workdir)}', file=sys.stderr,
-            flush=True)
-    if signals.signum or code in STOPPED:
-      stopped = 128 + signals.signum if signals.signum else code
-      print('sweep stopped by a signal; rerun the same command to resume', file=sys.stderr)
-      break
+  if args.jobs < 1:
+    raise ConfigError(f'--jobs={args.jobs} must be at least 1')
+  with CatchSignals() as signals:
+    codes = run_all(runs, args, signals)
+  stopped = (128 + signals.signum if signals.signum else
+             next((c for c in codes.values() if c in STOPPED), None))
+  if stopped:
+    print('sweep stopped by a signal; rerun the same command to resume', file=sys.stderr)
   records = [point_record(p, codes) for p in points]
   metrics = [m.strip() for m in args.metric.split(',') if m.strip()]
   print(write_summary(args.out, records, metrics, ['python', '-m', 'cnn_vs_rnn.sweep', *argv]),

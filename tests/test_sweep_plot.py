@@ -49,10 +49,11 @@ def table_rows(markdown):
 
 @pytest.fixture(scope='module')
 def grid_sweep(tmp_path_factory, mnist1d):
-  """2 learning rates x 2 seeds (num_seeds=2) of the MNIST-1D CNN, 10 steps of batch 8."""
+  """2 learning rates x 2 seeds (num_seeds=2) of the MNIST-1D CNN, 10 steps of batch 8;
+  the two runs at once (--jobs 2)."""
   del mnist1d  # Generated once; the runs read it through $TFDS_DATA_DIR.
   out = str(tmp_path_factory.mktemp('sweep'))
-  result = run_module('cnn_vs_rnn.sweep', '--out', out, *GRID)
+  result = run_module('cnn_vs_rnn.sweep', '--out', out, '--jobs', '2', *GRID)
   assert result.returncode == 0, result.stdout + result.stderr
   return out, read_json(os.path.join(out, 'results.json'))
 
@@ -380,3 +381,9 @@ def test_selection_on_validation_picks_per_group_and_ignores_test():
                           {'optim.learning_rate': '1e-2', 'val/accuracy': 0.9}]
   lowest = sweep.select_on_validation(points, ('optim.learning_rate',), 'val/accuracy', 'min')
   assert {c['grid']['optim.learning_rate'] for c in lowest if c['config'] == 'a.py'} == {'1e-3'}
+
+
+def test_jobs_below_one_is_one_line_and_exit_2(tmp_path, capsys):
+  assert sweep.main(['--out', str(tmp_path), '--jobs', '0', *GRID]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.splitlines() == [err] and '--jobs=0 must be at least 1' in err
