@@ -33,6 +33,9 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     'gru': ('sequence', {'model.name': 'gru'}),
     'lru': ('sequence', {'model.name': 'lru'}),
     'mlp': ('any', {'model.name': 'mlp'}),
+    # Fawaz et al. 2019's time-series classifiers (models/fcn.py); not in the defaults.
+    'fcn': ('sequence', {'model.name': 'fcn'}),
+    'resnet1d': ('sequence', {'model.name': 'resnet1d'}),
     'cnn2d': ('image', {'model.name': 'cnn2d'}),
     'resnet': ('image', {'model.name': 'resnet'}),
     # An LSTM reading an image one row at a time (Sutskever's row-by-row MNIST).
