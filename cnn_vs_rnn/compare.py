@@ -110,6 +110,15 @@ def dataset_name(args) -> str:
   return 'arrays' if args.data_file else args.data
 
 
+def data_label(args) -> str:
+  """The data as the report names it: 'ucr (dataset=GunPoint)', 'mnist1d', a file's path."""
+  if args.data_file:
+    return args.data_file
+  options = [f'{k[len("data."):]}={v}' for k, v in data_overrides(args).items()
+             if k.startswith('data.') and k != 'data.name']
+  return args.data + (f' ({", ".join(options)})' if options else '')
+
+
 def family_argv(program: str, family: str, args, overrides: dict) -> list[str]:
   """The command line of `program` (train, benchmark) for one family."""
   config = f'{FAMILIES_FILE}:{family},{dataset_name(args)}'
@@ -290,7 +299,7 @@ def fmt(x, digits: int = 3) -> str:
 
 
 def markdown(rows: list[dict], metric: str, args, summary: str) -> str:
-  head = (f'# compare: test/{metric} on {dataset_name(args)}\n\n'
+  head = (f'# compare: test/{metric} on {data_label(args)}\n\n'
           f'{len(rows)} families at {args.params:,} parameters, {args.seeds} seeds per rate, '
           f'{args.steps} steps; rate and step chosen on validation, test evaluated once. '
           "Differences: Welch's t-test.\n\n"

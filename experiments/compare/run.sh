@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The comparisons of experiments/compare/README.md: `bash experiments/compare/run.sh RUNS`.
+# Each writes RUNS/NAME/results.{md,json} and compare.png; rerun to resume.
+set -euo pipefail
+RUNS=${1:-runs/compare}
+python -m cnn_vs_rnn.compare --data mnist1d --steps 1500 --out "$RUNS/mnist1d"
+for ds in ItalyPowerDemand GunPoint; do
+  python -m cnn_vs_rnn.compare --data ucr --set data.dataset=$ds --set data.batch_size=16 \
+    --families fcn,resnet1d,cnn1d,tcn,lstm,gru,mlp --params 20000 --steps 1000 \
+    --out "$RUNS/$ds"
+done
