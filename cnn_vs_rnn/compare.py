@@ -12,7 +12,9 @@ The protocol, the same for every family:
   num_seeds), Adam with a constant rate and gradient clipping at 1
   (families.shared), `--steps` steps, evaluated on validation every tenth of them.
 - Selection on validation: each grid point's best step is picked by the mean
-  validation metric of its seeds; the point with the best mean picks the rate.
+  validation metric of its seeds; the point with the best mean picks the rate
+  (equal means, as when a small validation split saturates, go to the lower
+  mean validation loss).
   Where that rate is at an edge of the grid, the grid grows by one rate on that
   side (the grid's own ratio), up to `--max-grow` times, and the report says so.
 - Test once: the runs evaluate validation only (config.report_test=False); the
@@ -146,15 +148,18 @@ def point_rows(workdir: str, metric: str) -> list[dict]:
   if not final or 'points' not in final:
     raise RunError(f'{workdir}: no per-point results in {sweep.FINAL}')
   return [{'learning_rate': p['learning_rate'], 'point': i, 'workdir': workdir,
-           'val': p['per_seed'][f'val/{metric}'], 'best_step': p['best_step'],
-           'num_params': final['num_params']}
+           'val': p['per_seed'][f'val/{metric}'], 'val_loss': p['per_seed']['val/loss'],
+           'best_step': p['best_step'], 'num_params': final['num_params']}
           for i, p in enumerate(final['points'])]
 
 
 def choose_point(rows: list[dict], mode: str) -> dict:
-  """The row with the best mean validation metric ('max' or 'min')."""
-  key = lambda r: float(np.mean(r['val']))
-  return max(rows, key=key) if mode == 'max' else min(rows, key=key)
+  """The row with the best mean validation metric ('max' or 'min'); among equal ones
+  (a small validation split saturates: every rate at accuracy 1.0), the lowest mean
+  validation loss."""
+  sign = -1.0 if mode == 'max' else 1.0
+  return min(rows, key=lambda r: (sign * float(np.mean(r['val'])),
+                                  float(np.mean(r.get('val_loss', [0.0])))))
 
 
 def next_rate(rates: list[float], chosen: float) -> float | None:

@@ -43,6 +43,9 @@ def test_the_point_is_chosen_on_the_mean_validation_metric():
   rows = [{'learning_rate': 1e-3, 'val': [0.5, 0.9]}, {'learning_rate': 1e-2, 'val': [0.8, 0.7]}]
   assert compare.choose_point(rows, 'max')['learning_rate'] == 1e-2  # 0.75 > 0.7
   assert compare.choose_point(rows, 'min')['learning_rate'] == 1e-3
+  tied = [{'learning_rate': 1e-3, 'val': [1.0, 1.0], 'val_loss': [0.2, 0.3]},
+          {'learning_rate': 1e-2, 'val': [1.0, 1.0], 'val_loss': [0.1, 0.2]}]
+  assert compare.choose_point(tied, 'max')['learning_rate'] == 1e-2  # Lower loss breaks it.
 
 
 def row(family, values):
