@@ -29,8 +29,8 @@ The protocol, the same for every family:
   this machine) FLOPs per example (XLA's count of the train step / batch) and
   the median step time.
 
-Runs live in DIR/FAMILY/grid_G (G = 0 for the first grid, then one per
-growth), each a `python -m cnn_vs_rnn.train` subprocess with its log in
+Runs live in DIR/FAMILY/grid_RATES (the first grid, then one per growth,
+each named by its rates), each a `python -m cnn_vs_rnn.train` subprocess with its log in
 train.log (sweep.execute). A rerun of the same command skips what is done and
 resumes what is not; Ctrl-C stops after the run in flight checkpoints.
 Writes DIR/results.json, DIR/results.md and DIR/compare.png, and prints the report.
@@ -187,7 +187,8 @@ def tune(family: str, args, lrs: list[float], metric: str, mode: str, signals,
   """(chosen row, every row, the rates added at the edges) of one family."""
   rows, added, grid = [], [], list(lrs)
   for g in range(args.max_grow + 1):
-    workdir = os.path.join(args.out, family, f'grid_{g}')
+    # Named by its rates, so a rerun that chooses differently never reads another grid.
+    workdir = os.path.join(args.out, family, 'grid_' + '_'.join(f'{lr:g}' for lr in grid))
     progress.start(family, g)
     run_or_skip(workdir, family_argv('train', family, args, run_overrides(args, grid)), signals)
     rows += point_rows(workdir, metric)
