@@ -256,12 +256,12 @@ def per_seed_test(metrics: dict, metric: str, seeds: int) -> list[float]:
 
 
 def interval(values) -> dict:
-  """Mean, sample std and a 95% t interval of the mean."""
+  """sweep.seed_stats (per seed, mean, sample std) and a 95% t interval of the mean."""
   from scipy import stats  # pylint: disable=g-import-not-at-top
-  a = np.asarray(values, np.float64)
-  half = stats.t.ppf(0.975, len(a) - 1) * a.std(ddof=1) / math.sqrt(len(a))
-  return {'mean': float(a.mean()), 'std': float(a.std(ddof=1)),
-          'ci95': [float(a.mean() - half), float(a.mean() + half)], 'per_seed': a.tolist()}
+  out = sweep.seed_stats(values)
+  n, mean = len(out['per_seed']), out['mean']
+  half = stats.t.ppf(0.975, n - 1) * out['std'] / math.sqrt(n)
+  return {**out, 'ci95': [mean - half, mean + half]}
 
 
 def difference(a, b) -> dict:
