@@ -17,6 +17,9 @@ The protocol, the same for every family:
   mean validation loss).
   Where that rate is at an edge of the grid, the grid grows by one rate on that
   side (the grid's own ratio), up to `--max-grow` times, and the report says so.
+- The budget, checked: a family whose chosen step lies in the last quarter of
+  its run (`LATE`) was still improving there. The report names it, and its
+  rank holds at this budget only (experiments/PROTOCOL.md).
 - Test once: the runs evaluate validation only (config.report_test=False); the
   chosen point's best step is then evaluated on test, once, and recorded.
 - Statistics over seeds: mean, sample std, a 95% t interval; each family's
@@ -52,6 +55,8 @@ from cnn_vs_rnn.errors import ConfigError, RunError
 
 FAMILIES_FILE = os.path.abspath(families.__file__)
 DEFAULT_LRS = '1e-3,3e-3,1e-2,3e-2'
+# The budget rule: validation must not have improved over the run's last quarter.
+LATE = 0.25
 
 
 def parse_args(argv):
@@ -151,6 +156,12 @@ def point_rows(workdir: str, metric: str) -> list[dict]:
            'val': p['per_seed'][f'val/{metric}'], 'val_loss': p['per_seed']['val/loss'],
            'best_step': p['best_step'], 'num_params': final['num_params']}
           for i, p in enumerate(final['points'])]
+
+
+def still_improving(best_step: int, steps: int) -> bool:
+  """Whether the chosen step lies in the run's last `LATE` fraction: the validation
+  metric was still improving, so more steps could change the ranking."""
+  return best_step > (1.0 - LATE) * steps
 
 
 def choose_point(rows: list[dict], mode: str) -> dict:
@@ -327,6 +338,9 @@ def markdown(rows: list[dict], metric: str, args, summary: str) -> str:
            + ', '.join(f'{lr:g}' for lr in r['rates_added']) for r in rows if r['rates_added']]
   notes += [f"- {r['family']}: its rate is still at an edge after {args.max_grow} growths; "
             'the optimum may lie beyond it' for r in rows if r['at_edge']]
+  notes += [f"- {r['family']}: its chosen step ({r['best_step']} of {args.steps}) lies in the "
+            f"run's last {LATE:.0%}: still improving, so its rank holds at this budget only"
+            for r in rows if r.get('still_improving')]
   return head + '\n'.join(lines) + '\n\n' + '\n'.join(notes + [f'**Verdict:** {summary}']) + '\n'
 
 
@@ -381,6 +395,7 @@ def family_row(family: str, args, lrs, metric, mode, signals, progress) -> dict:
   test = test_once(family, chosen, args)
   return {'family': family, 'learning_rate': chosen['learning_rate'],
           'best_step': chosen['best_step'], 'rates_added': added,
+          'still_improving': still_improving(chosen['best_step'], args.steps),
           'at_edge': next_rate([r['learning_rate'] for r in rows],
                                chosen['learning_rate']) is not None,
           'validation': interval(chosen['val']),

@@ -61,6 +61,21 @@ def test_verdict_is_a_tie_when_the_interval_of_the_difference_covers_zero():
   assert rows[0]['family'] == 'b'  # A loss: lower is better.
 
 
+def test_a_chosen_step_in_the_last_quarter_is_reported_as_still_improving():
+  assert compare.still_improving(1500, 1500) and compare.still_improving(1200, 1500)
+  assert not compare.still_improving(1125, 1500)  # Exactly 3/4 of the run.
+  assert not compare.still_improving(900, 1500)
+  rows = compare.rank([row('a', [0.90, 0.91, 0.89]), row('b', [0.80, 0.81, 0.79])], 'max')
+  for r, step in zip(rows, (1500, 600)):
+    r.update(learning_rate=1e-2, rates_added=[], at_edge=False, num_params=5000,
+             flops_per_example=None, ms_per_step=1.0, best_step=step,
+             still_improving=compare.still_improving(step, 1500))
+  args = compare.parse_args(['--data', 'mnist1d', '--steps', '1500', '--out', 'x'])
+  report = compare.markdown(rows, 'accuracy', args, compare.verdict(rows))
+  assert "- a: its chosen step (1500 of 1500) lies in the run's last 25%" in report
+  assert '- b:' not in report
+
+
 def test_families_fit_the_data():
   assert families.default_families(SEQ) == families.SEQUENCE_DEFAULT
   assert families.default_families(IMG) == families.IMAGE_DEFAULT
