@@ -348,22 +348,32 @@ def tasks_figure(rows: list[dict], out: str) -> None:
   if not tasks:
     return
   plt = pyplot()
-  fig, axes = plt.subplots(1, len(tasks), figsize=(2.4 * len(tasks), 3.6), squeeze=False)
+  cols = min(5, len(tasks))
+  nrows = -(-len(tasks) // cols)
+  fig, axes = plt.subplots(nrows, cols, figsize=(2.9 * cols, 3.3 * nrows), squeeze=False)
   colors = {'tcn': 'tab:blue', 'lstm': 'tab:red', 'gru': 'tab:orange', 'lru': 'tab:green'}
-  for ax, task in zip(axes[0], tasks):
+  for ax in axes.flat[len(tasks):]:
+    ax.set_visible(False)
+  for ax, task in zip(axes.flat, tasks):
     here = [r for r in rows if r['task'] == task and r['test']]
     fams = [f for f in FAMILIES if any(r['family'] == f for r in here)]
     stats = [next(r['test'] for r in here if r['family'] == f) for f in fams]
-    ax.bar(range(len(fams)), [s['mean'] for s in stats], yerr=[s['std'] or 0 for s in stats],
-           capsize=3, color=[colors[f] for f in fams])
-    ax.set_xticks(range(len(fams)), [f.upper() for f in fams], rotation=45, fontsize=8)
     first = here[0]
-    if first['style'] == 'sci':
+    log = first['style'] == 'sci'
+    if log:  # Points, not bars: a bar's height on a log axis depends on where the axis starts.
+      for i, (f, st) in enumerate(zip(fams, stats)):
+        ax.errorbar(i, st['mean'], yerr=st['std'] or 0, fmt='o', capsize=3, color=colors[f])
       ax.set_yscale('log')
+    else:
+      ax.bar(range(len(fams)), [s['mean'] for s in stats], yerr=[s['std'] or 0 for s in stats],
+             capsize=3, color=[colors[f] for f in fams])
+    ax.set_xticks(range(len(fams)), [f.upper() for f in fams], rotation=45, fontsize=8)
     if task in TRIVIAL:
       ax.axhline(TRIVIAL[task][1], color='k', ls=':', lw=1)
     ax.set_title(first['label'], fontsize=8)
-    ax.set_ylabel(first['unit'], fontsize=8)
+    ax.set_ylabel(first['unit'] + (' (log scale)' if log else ''), fontsize=8)
+  fig.suptitle('Test metric per family (mean ± std over seeds); dotted: the trivial baseline',
+               fontsize=9)
   fig.tight_layout()
   fig.savefig(os.path.join(out, 'tasks.png'), dpi=110)
   plt.close(fig)
