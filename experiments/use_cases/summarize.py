@@ -229,13 +229,23 @@ SIDE_COLORS = {CNN: 'tab:blue', RNN: 'tab:orange', HYBRID: 'tab:green'}
 def summary_figure(panels: list[tuple[str, str, list[dict]]], path: str) -> None:
   """One bar panel per use case: the deciding test metric per family (mean ± std)."""
   plt = pyplot()
-  fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.8), squeeze=False)
-  for ax, (title, metric, rows) in zip(axes[0], panels):
+  cols = min(3, len(panels))
+  nrows = -(-len(panels) // cols)
+  fig, axes = plt.subplots(nrows, cols, figsize=(3.8 * cols, 3.6 * nrows), squeeze=False)
+  for ax in axes.flat[len(panels):]:
+    ax.set_visible(False)
+  for ax, (title, metric, rows) in zip(axes.flat, panels):
     here = [r for r in rows if metric in r['test']]
     x = np.arange(len(here))
-    ax.bar(x, [r['test'][metric]['mean'] for r in here], 0.6,
-           yerr=[r['test'][metric]['std'] or 0.0 for r in here], capsize=3,
-           color=[SIDE_COLORS.get(r['side'], 'grey') for r in here])
+    means = [r['test'][metric]['mean'] for r in here]
+    stds = [r['test'][metric]['std'] or 0.0 for r in here]
+    colors = [SIDE_COLORS.get(r['side'], 'grey') for r in here]
+    if metric.endswith('mse'):  # Points: a bar's height on a log axis depends on its start.
+      for xi, m, e, c in zip(x, means, stds, colors):
+        ax.errorbar(xi, m, yerr=e, fmt='o', capsize=3, color=c)
+      ax.set_xlim(-0.6, len(here) - 0.4)
+    else:
+      ax.bar(x, means, 0.6, yerr=stds, capsize=3, color=colors)
     ax.set_xticks(x, [r['label'].replace(' + ', '\n+ ').replace(', ', ',\n') for r in here],
                   fontsize=7)
     ax.set_ylabel(metric + (' (log)' if metric.endswith('mse') else ''), fontsize=8)
