@@ -44,6 +44,8 @@ import numpy as np
 SENTENCE = 'The quick brown fox jumps over the lazy dog.'
 FAMILIES = ('lstm', 'gru', 'elman', 'tcn')
 COLORS = {'lstm': 'tab:blue', 'gru': 'tab:orange', 'elman': 'tab:green', 'tcn': 'tab:red'}
+# The longer copy-memory budget: colours of their own, so the two budgets never share one.
+LONG_COLORS = {'lstm': 'tab:purple', 'gru': 'tab:brown', 'elman': 'tab:olive', 'tcn': 'tab:pink'}
 TOLERANCES = (1e-2, 1e-3)
 RECALL = 10  # Symbols to recall at the end of a copy-memory sequence.
 ANALYSIS = 'recurrence_context_analysis.json'  # Per workdir: summarize.py's cached analysis.
@@ -365,10 +367,11 @@ def sensitivity_figure(rows: list[dict], path: str) -> None:
 
 
 def copy_figure(rows: list[dict], long_rows: list[dict], path: str) -> None:
-  """Recall accuracy and cross-entropy / trivial against the delay; the longer budget dashed."""
+  """Recall accuracy and cross-entropy / trivial against the delay; the longer budget
+  dashed, in colours of its own."""
   fig, axes = new_figure(1, 2, 12, 5.2)
   ax, ax2 = axes[0]
-  for section, style in ((rows, '-'), (long_rows, '--')):
+  for section, style, colors in ((rows, '-', COLORS), (long_rows, '--', LONG_COLORS)):
     for f in FAMILIES:
       here = sorted((r for r in section if r['family'] == f), key=lambda r: r['delay'])
       if not here:
@@ -377,10 +380,10 @@ def copy_figure(rows: list[dict], long_rows: list[dict], path: str) -> None:
       label = f"{f}, {here[0]['steps']} steps"
       ax.errorbar(t, [r['recall_accuracy']['mean'] for r in here],
                   yerr=[r['recall_accuracy']['std'] or 0.0 for r in here], marker='o', ls=style,
-                  capsize=3, color=COLORS[f], label=label, alpha=1.0 if style == '-' else 0.7)
+                  capsize=3, color=colors[f], label=label)
       ratio = [r['test_loss']['mean'] / r['trivial_loss'] if r['test_loss'] else np.nan
                for r in here]
-      ax2.plot(t, ratio, marker='o', ls=style, color=COLORS[f], label=label)
+      ax2.plot(t, ratio, marker='o', ls=style, color=colors[f], label=label)
   ax.axhline(1 / 8, color='gray', ls=':', lw=1, label='chance (1/8)')
   ax.set_ylim(0, 1.02)
   ax.set_xlabel('delay T (blanks between the symbols and the recall)')
