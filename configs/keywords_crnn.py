@@ -27,6 +27,8 @@ def get_config():
   c.data.name = 'keywords'
   c.data.num_mels = 40
   c.data.style = 'hard'  # procedural.KEYWORD_STYLES; 'clean' is separable by every family
+  c.data.num_train = 3000  # clips per split (validation carved from train), 10 keywords
+  c.data.num_test = 600
   c.data.batch_size = 64
   c.data.eval_batch_size = 600
   c.data.data_dir = ''
