@@ -52,8 +52,6 @@ default_role = 'literal'
 
 html_theme = 'sphinx_book_theme'
 html_title = 'cnn_vs_rnn'
-html_static_path = ['_static']
-html_css_files = ['custom.css']
 html_theme_options = {
     'show_toc_level': 2,
     'navigation_with_keys': False,
