@@ -1,5 +1,5 @@
-"""The README's "Extending" example, run exactly as written: a model, a dataset and a
-task from a module outside the package train, resume and evaluate."""
+"""The Extending page's example (docs/extending.md), run exactly as written: a model,
+a dataset and a task from a module outside the package train, resume and evaluate."""
 
 import json
 import os
@@ -13,11 +13,10 @@ import pytest
 from conftest import REPO
 
 
-def readme_files() -> dict:
-  """The code blocks of README's Extending section whose first line is '# FILENAME'."""
-  text = open(os.path.join(REPO, 'README.md')).read()
-  section = text.split('## Extending', 1)[1].split('\n## ', 1)[0]
-  blocks = re.findall(r'```python\n# (\S+)\n(.*?)```', section, re.S)
+def example_files() -> dict:
+  """The code blocks of docs/extending.md whose first line is '# FILENAME'."""
+  text = open(os.path.join(REPO, 'docs', 'extending.md')).read()
+  blocks = re.findall(r'```python\n# (\S+)\n(.*?)```', text, re.S)
   return {name: body for name, body in blocks}
 
 
@@ -28,7 +27,7 @@ def run(cwd, *args):
 
 
 def test_the_extending_example_trains_resumes_and_evaluates(tmp_path):
-  files = readme_files()
+  files = example_files()
   assert set(files) == {'my_ext.py', 'parity_mlp.py'}
   for name, body in files.items():
     (tmp_path / name).write_text(body)
