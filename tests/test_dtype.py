@@ -201,7 +201,7 @@ def test_float32_is_the_inferred_function_and_bfloat16_is_close_to_it(case):
   f32, _ = build(case, 'float32')
   bf16, _ = build(case, 'bfloat16')
   inputs = make_batch(spec)['inputs']
-  variables = inferred.init(jax.random.key(0), inputs)
+  variables = jax.jit(inferred.init)(jax.random.key(0), inputs)
   want = apply_eval(inferred, variables, inputs)
   np.testing.assert_array_equal(apply_eval(f32, variables, inputs), want)
   got = apply_eval(bf16, variables, inputs)

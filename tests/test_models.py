@@ -226,6 +226,12 @@ def test_gradients_match_finite_differences(cfg, shape):
 # The 'fused' recurrence (kernels.recurrence, kernels/fused_rnn.py): the 'scan' path's function.
 
 
+def loss_and_grads(model, variables, x):
+  """sum(sin(outputs)) and its gradients in (variables, x), as one compiled program."""
+  loss = lambda v, x: jnp.sum(jnp.sin(model.apply(v, x)))
+  return jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(variables, x)
+
+
 @pytest.mark.parametrize('cfg', [
     dict(name='elman'), dict(name='elman', activation='relu', irnn_init=True),
     dict(name='elman', activation='relu', recurrent_init='normal', recurrent_init_scale=0.5),
@@ -239,16 +245,15 @@ def test_fused_recurrence_equals_scan_values_and_gradients(cfg):
   scan = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6)), spec)
   fused = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6,
                                                       recurrence='fused')), spec)
-  variables = scan.init(jax.random.key(0), x)
+  variables = jax.jit(scan.init)(jax.random.key(0), x)
   # Same parameter names, shapes and initial values.
-  fused_variables = fused.init(jax.random.key(0), x)
+  fused_variables = jax.jit(fused.init)(jax.random.key(0), x)
   assert jax.tree.structure(fused_variables) == jax.tree.structure(variables)
   for a, b in zip(jax.tree.leaves(fused_variables), jax.tree.leaves(variables)):
     np.testing.assert_array_equal(a, b)
   variables = jax.tree.map(lambda l: l * 3.0, variables)  # Larger weights: saturating gates.
-  loss = lambda m, v, x: jnp.sum(jnp.sin(m.apply(v, x)))
-  want = jax.value_and_grad(loss, argnums=(1, 2))(scan, variables, x)
-  got = jax.value_and_grad(loss, argnums=(1, 2))(fused, variables, x)
+  want = loss_and_grads(scan, variables, x)
+  got = loss_and_grads(fused, variables, x)
   np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-5)
   for a, b in zip(jax.tree.leaves(got[1]), jax.tree.leaves(want[1])):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
