@@ -88,8 +88,8 @@ def create_train_state(model, tx, input_shape, rng, input_dtype=jnp.float32,
   state = TrainState.create(apply_fn=model.apply, params=params, tx=tx,
                             model_state=variables)
   # A strongly typed step, as a restored checkpoint's is: with flax's weakly typed 0
-  # the state's type changes at the first restore, and every step and evaluation
-  # program is compiled a second time.
+  # the state's type changed at the first restore, and the evaluation program was
+  # compiled a second time in every run.
   state = state.replace(step=jnp.zeros((), jnp.int32))
   if learning_rate is None:
     return state

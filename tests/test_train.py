@@ -40,6 +40,18 @@ def checkpoint_arrays(workdir, step):
   return jax.tree.leaves(ocp.PyTreeCheckpointer().restore(path))
 
 
+def test_a_new_state_has_the_types_of_a_restored_one(mnist1d):
+  # A weakly typed step (flax's default 0) would change the state's type at the
+  # first restore, and every program that takes the state would compile again.
+  config = load('mnist1d_cnn')
+  model = models.build(config.model, mnist1d.spec)
+  tx = optim.make_optimizer(config.optim, config.num_train_steps)
+  init = functools.partial(train.create_train_state, model, tx, mnist1d.spec.input_shape)
+  for state in (jax.eval_shape(init, jax.random.key(0)), init(jax.random.key(0))):
+    assert state.step.dtype == jnp.int32
+    assert not any(getattr(leaf, 'weak_type', False) for leaf in jax.tree.leaves(state))
+
+
 @pytest.mark.parametrize('name', ['mnist1d_cnn', 'mnist1d_gru'])
 def test_every_parameter_changes_after_one_step(name, mnist1d):
   config = load(name)
