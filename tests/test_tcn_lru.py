@@ -163,7 +163,7 @@ def test_lru_matches_numpy_recurrence(scan_type):
   params = jax.tree.map(jnp.shape, layer.init(jax.random.key(0), u)['params'])
   p = random_lru_params(N, H, seed=1)
   assert jax.tree.map(np.shape, p) == params
-  got = jax.jit(layer.apply)({'params': p}, u)
+  got = jit_apply(layer)({'params': p}, u)
   np.testing.assert_allclose(got, numpy_lru(p, u), rtol=1e-4, atol=1e-4)
 
 
