@@ -11,14 +11,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
-from jax.test_util import check_grads
 
 from cnn_vs_rnn import benchmark, configlib, data, models, optim, parallel, tasks, train
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.data.pipeline import MappedSource
 from cnn_vs_rnn.models import cnn2d
 from cnn_vs_rnn.errors import ConfigError
-from conftest import CONFIG_DIR, REPO, tiny
+from conftest import CONFIG_DIR, REPO, check_vjp, tiny
 
 MNIST = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
 BENCH_DIR = os.path.join(CONFIG_DIR, 'bench')
@@ -145,7 +144,7 @@ def test_check_grads_tiny_lenet():
   with jax.enable_x64(True):
     params = jax.tree.map(lambda p: p.astype(jnp.float64), init(model, (8, 8, 1))['params'])
     f = jax.jit(lambda p, x: jnp.sum(jnp.sin(model.apply({'params': p}, x))))
-    check_grads(f, (params, jnp.asarray(x, jnp.float64)), order=1, modes=['rev'])
+    check_vjp(f, (params, jnp.asarray(x, jnp.float64)))
 
 
 # ---------------------------------------------------------------------------
@@ -173,8 +172,8 @@ def test_conv_impls_and_batch_chunks_compute_the_same_function(cfg):
   x = jnp.asarray(np.random.default_rng(3).normal(size=(7,) + shape), jnp.float32)
   ref_model = build(spec, **cfg, conv_impl='native')
   params = init(ref_model, shape)['params']
-  loss = lambda model: jax.value_and_grad(
-      lambda p: jnp.sum(jnp.sin(model.apply({'params': p}, x))))(params)
+  loss = lambda model: jax.jit(jax.value_and_grad(
+      lambda p: jnp.sum(jnp.sin(model.apply({'params': p}, x)))))(params)
   want_value, want_grads = loss(ref_model)
   # 7 examples in chunks of 3: the last chunk is padded, and the padding dropped.
   for impl, chunk in [('im2col', 0), ('native', 3), ('im2col', 3), ('im2col', 7)]:
@@ -193,8 +192,8 @@ def test_resnet_conv_impls_agree():
   cfg = dict(name='resnet', stage_sizes=(1, 1), width=4, norm='group', norm_groups=2)
   ref = build(spec, **cfg, conv_impl='native')
   variables = init(ref, shape)
-  np.testing.assert_allclose(build(spec, **cfg, conv_impl='im2col').apply(variables, x),
-                             ref.apply(variables, x), rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(jax.jit(build(spec, **cfg, conv_impl='im2col').apply)(variables, x),
+                             jax.jit(ref.apply)(variables, x), rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------------------

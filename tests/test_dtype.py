@@ -22,6 +22,7 @@ from cnn_vs_rnn.models import rnn
 from cnn_vs_rnn.models.lru import LRU
 from cnn_vs_rnn.models.precision import DTYPES
 from cnn_vs_rnn.models.rnn import Recurrence
+from conftest import jit_init
 
 SEQUENCES = DataSpec(input_shape=(12, 3), task='classification', num_outputs=4)
 IMAGES = DataSpec(input_shape=(16, 16, 1), task='classification', num_outputs=4)
@@ -223,7 +224,7 @@ def test_padding_does_not_change_bfloat16_results(cfg):
   lengths = np.array([10, 3, 7])
   x = np.random.default_rng(1).normal(size=(3, 10, 3)).astype(np.float32)
   x_noise = np.where(np.arange(10)[None, :, None] < lengths[:, None, None], x, 99.0)
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   apply = jax.jit(model.apply)  # One program per shape, not one dispatch per op.
   batched = apply(variables, x_noise, lengths=jnp.asarray(lengths))
   assert batched.dtype == jnp.bfloat16
@@ -245,10 +246,11 @@ def test_fused_and_scan_recurrences_agree_in_bfloat16(cfg):
   scan = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6)), spec, 'bfloat16')
   fused = models.build(ml_collections.ConfigDict(dict(cfg, hidden_size=6, recurrence='fused')),
                        spec, 'bfloat16')
-  variables = scan.init(jax.random.key(0), x)
+  variables = jit_init(scan, jax.random.key(0), x)
   loss = lambda m, v: jnp.sum(jnp.sin(m.apply(v, x).astype(jnp.float32)))
-  want_value, want_grads = jax.value_and_grad(loss, argnums=1)(scan, variables)
-  got_value, got_grads = jax.value_and_grad(loss, argnums=1)(fused, variables)
+  grads = lambda m: jax.jit(jax.value_and_grad(functools.partial(loss, m)))(variables)
+  want_value, want_grads = grads(scan)
+  got_value, got_grads = grads(fused)
   np.testing.assert_allclose(got_value, want_value, rtol=0.05, atol=0.05)
   for a, b in zip(jax.tree.leaves(got_grads), jax.tree.leaves(want_grads)):
     assert a.dtype == b.dtype == jnp.float32
@@ -263,7 +265,7 @@ def test_recurrent_states_are_carried_in_float32(monkeypatch):
   # A GRU whose update gate stays near 1 (bias 5: 1 - z ~ 0.007) moves its state
   # by under 1/256 of it per step: a bfloat16 state would round those updates away.
   x = jnp.ones((2, 400, 3), jnp.float32)
-  params = Recurrence('gru', 4).init(jax.random.key(0), x)['params']
+  params = jit_init(Recurrence('gru', 4), jax.random.key(0), x)['params']
   params['input']['bias'] = params['input']['bias'].at[4:8].set(5.0)
   want = np.asarray(gru_final_state(params, x, None))
   got = gru_final_state(params, x, jnp.bfloat16)
@@ -281,7 +283,7 @@ def test_lru_recurrence_stays_complex64_in_bfloat16(monkeypatch):
   T, H, N = 1024, 4, 8
   u = jax.random.normal(jax.random.key(0), (2, T, H))
   layer = LRU(N, r_min=0.999, r_max=0.9999, scan_type='sequential')
-  variables = layer.init(jax.random.key(1), u)
+  variables = jit_init(layer, jax.random.key(1), u)
   want = np.asarray(jax.jit(layer.apply)(variables, u))
   bf16 = lambda: jax.jit(layer.clone(dtype=jnp.bfloat16).apply)(variables, u)
   close = lambda got: np.allclose(np.asarray(got, np.float32), want, rtol=0.05,

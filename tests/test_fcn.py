@@ -8,6 +8,8 @@ Dense layer; ResNet = three residual blocks of three such convolutions,
 misplaced ReLU changes its numbers.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -17,6 +19,7 @@ import pytest
 from cnn_vs_rnn import models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
+from conftest import check_vjp, jit_init
 
 EPS = 1e-5  # Flax BatchNorm's epsilon.
 
@@ -64,7 +67,7 @@ def resnet_reference(x_TxC, params, stats, n_blocks, n_convs=3):
 
 def random_variables(model, x, seed=1):
   """init's variables with every parameter and running statistic drawn at random."""
-  variables = model.init(jax.random.key(0), jnp.asarray(x))
+  variables = jit_init(model, jax.random.key(0), jnp.asarray(x))
   rng = np.random.default_rng(seed)
   draw = lambda path, v: (rng.uniform(0.5, 1.5, v.shape) if path[-1].key in ('var', 'scale')
                           else rng.normal(0, 0.3, v.shape)).astype(np.float32)
@@ -80,7 +83,7 @@ def test_forward_pass_is_the_reviews_equations(name, fields, reference):
   model = build(name, spec, **fields)
   x = np.random.default_rng(0).normal(size=(4, 19, 2)).astype(np.float32)
   variables = random_variables(model, x)
-  out = np.asarray(model.apply(variables, jnp.asarray(x), train=False))
+  out = np.asarray(jax.jit(functools.partial(model.apply, train=False))(variables, jnp.asarray(x)))
   assert out.shape == (4, 3)
   for i in range(4):
     want = reference(x[i].astype(np.float64), variables['params'], variables['batch_stats'],
@@ -106,9 +109,10 @@ def test_output_shapes(name, shape, classes):
   spec = DataSpec(input_shape=shape, task='classification', num_outputs=classes)
   model = build(name, spec, features=(4, 6, 4))
   x = jnp.ones((5,) + shape)
-  variables = model.init(jax.random.key(0), x)
-  assert model.apply(variables, x).shape == (5, classes)
-  out, _ = model.apply(variables, x, train=True, mutable=['batch_stats'])
+  variables = jit_init(model, jax.random.key(0), x)
+  assert jax.jit(model.apply)(variables, x).shape == (5, classes)
+  out, _ = jax.jit(functools.partial(model.apply, train=True, mutable=['batch_stats']))(
+      variables, x)
   assert out.shape == (5, classes)
 
 
@@ -123,12 +127,12 @@ def test_padding_changes_neither_training_outputs_nor_batch_statistics(name):
   lengths = np.array([16, 9, 5, 12])
   x = rng.normal(size=(4, T, C)).astype(np.float32)
   valid = np.arange(T)[None, :, None] < lengths[:, None, None]
-  variables = model.init(jax.random.key(0), jnp.asarray(x))
+  variables = jit_init(model, jax.random.key(0), jnp.asarray(x))
+  apply = jax.jit(functools.partial(model.apply, train=True, mutable=['batch_stats']))
   results = []
   for scale in (0.0, 100.0):
     padded = np.where(valid, x, rng.normal(size=x.shape) * scale).astype(np.float32)
-    results.append(model.apply(variables, jnp.asarray(padded), lengths=jnp.asarray(lengths),
-                               train=True, mutable=['batch_stats']))
+    results.append(apply(variables, jnp.asarray(padded), lengths=jnp.asarray(lengths)))
   (out_a, stats_a), (out_b, stats_b) = results
   np.testing.assert_allclose(out_a, out_b, rtol=1e-5, atol=1e-5)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
@@ -141,14 +145,14 @@ def test_every_parameter_gets_a_gradient(name):
   model = build(name, spec, features=(4, 5, 5))
   x = jnp.asarray(np.random.default_rng(0).normal(size=(6, 12, 2)), jnp.float32)
   labels = jnp.array([0, 1, 2, 0, 1, 2])
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
 
   def loss(params):
     logits, _ = model.apply({**variables, 'params': params}, x, train=True,
                             mutable=['batch_stats'])
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], 1))
 
-  grads = jax.grad(loss)(variables['params'])
+  grads = jax.jit(jax.grad(loss))(variables['params'])
   flat = jax.tree_util.tree_flatten_with_path(grads)[0]
   assert len(flat) == len(jax.tree.leaves(variables['params']))
   for path, g in flat:
@@ -157,16 +161,15 @@ def test_every_parameter_gets_a_gradient(name):
 
 @pytest.mark.parametrize('name', ['fcn', 'resnet1d'])
 def test_gradients_match_finite_differences(name):
-  import jax.test_util  # pylint: disable=g-import-not-at-top
   spec = DataSpec(input_shape=(9, 2), task='classification', num_outputs=2)
   model = build(name, spec, features=(3, 4, 4), kernel_sizes=(4, 3, 2))
   with jax.enable_x64(True):
     x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 9, 2)))
     variables = jax.tree.map(lambda v: jnp.asarray(v, jnp.float64),
                              random_variables(model, x))
-    f = lambda p, x: model.apply({**variables, 'params': p}, x, train=False)
+    f = jax.jit(lambda p, x: model.apply({**variables, 'params': p}, x, train=False))
     assert f(variables['params'], x).dtype == jnp.float64
-    jax.test_util.check_grads(f, (variables['params'], x), order=1, modes=['rev'], eps=1e-6)
+    check_vjp(f, (variables['params'], x), eps=1e-6)
 
 
 @pytest.mark.parametrize('fields,message', [

@@ -17,6 +17,7 @@ from cnn_vs_rnn import data, models
 from cnn_vs_rnn.data import DataSpec, procedural
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.video import ConvLSTMLayer
+from conftest import jit_init
 
 VIDEO = DataSpec(input_shape=(4, 8, 8, 1), task='classification', num_outputs=6)
 SEQUENCE = DataSpec(input_shape=(12, 3), task='classification', num_outputs=6)
@@ -77,9 +78,9 @@ def test_conv3d_is_flax_conv_values_and_gradients(impl):
   from cnn_vs_rnn.models.video import Conv3D
   x = jax.random.normal(jax.random.key(1), (2, 4, 5, 6, 3))
   flax_conv = nn.Conv(4, (3, 3, 3), padding='SAME')
-  variables = flax_conv.init(jax.random.key(0), x)
+  variables = jit_init(flax_conv, jax.random.key(0), x)
   conv = Conv3D(4, 3, impl=impl)
-  for a, b in zip(jax.tree.leaves(conv.init(jax.random.key(0), x)), jax.tree.leaves(variables)):
+  for a, b in zip(jax.tree.leaves(jit_init(conv, jax.random.key(0), x)), jax.tree.leaves(variables)):
     np.testing.assert_array_equal(a, b)  # the same parameters and initial values
   variables = jax.tree.map(lambda v: v + 0.1, variables)
   loss = lambda m: jax.jit(jax.value_and_grad(

@@ -18,6 +18,7 @@ from cnn_vs_rnn import kernels, models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.kernels.canonical import channels_last
+from conftest import jit_init, outputs_and_vjp
 
 # (input shape, kernel shape, strides, padding, kernel dilation)
 CASES = [
@@ -58,11 +59,12 @@ def test_values_and_gradients_equal_lax_autodiff(x_shape, w_shape, strides, padd
   x = jax.random.normal(jax.random.PRNGKey(0), x_shape)
   w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
   args = (strides, padding, dilation)
-  y_ref, vjp_ref = jax.vjp(lambda x, w: _lax(x, w, *args), x, w)
-  y, vjp = jax.vjp(lambda x, w: _ours(x, w, *args), x, w)
+  ref = lambda x, w: _lax(x, w, *args)
+  g = jax.random.normal(jax.random.PRNGKey(2), jax.eval_shape(ref, x, w).shape)
+  y_ref, grads_ref = outputs_and_vjp(ref, x, w, g)
+  y, grads = outputs_and_vjp(lambda x, w: _ours(x, w, *args), x, w, g)
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
-  g = jax.random.normal(jax.random.PRNGKey(2), y.shape)
-  for got, want in zip(vjp(g), vjp_ref(g)):
+  for got, want in zip(grads, grads_ref):
     assert got.shape == want.shape
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
@@ -147,12 +149,13 @@ def test_the_models_conv_layer_is_flax_conv_parameters_and_outputs(impl):
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 16, 4))
   plain = nn.Conv(6, (3,), strides=(2,), padding=[(1, 1)])
   ours = Conv(6, (3,), strides=2, padding=[(1, 1)], impl=impl)
-  params = plain.init(jax.random.PRNGKey(1), x)
-  assert (jax.tree.map(jnp.shape, ours.init(jax.random.PRNGKey(1), x))
+  params = jit_init(plain, jax.random.PRNGKey(1), x)
+  assert (jax.tree.map(jnp.shape, jit_init(ours, jax.random.PRNGKey(1), x))
           == jax.tree.map(jnp.shape, params))
-  np.testing.assert_allclose(ours.apply(params, x), plain.apply(params, x), rtol=1e-6, atol=1e-6)
-  g_ours = jax.grad(lambda p: jnp.sum(ours.apply(p, x) ** 2))(params)
-  g_plain = jax.grad(lambda p: jnp.sum(plain.apply(p, x) ** 2))(params)
+  np.testing.assert_allclose(jax.jit(ours.apply)(params, x), jax.jit(plain.apply)(params, x),
+                             rtol=1e-6, atol=1e-6)
+  g_ours = jax.jit(jax.grad(lambda p: jnp.sum(ours.apply(p, x) ** 2)))(params)
+  g_plain = jax.jit(jax.grad(lambda p: jnp.sum(plain.apply(p, x) ** 2)))(params)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
                g_ours, g_plain)
 
@@ -164,16 +167,16 @@ def test_im2col_values_and_gradients_equal_lax_autodiff(x_shape, w_shape, stride
   w = jax.random.normal(jax.random.PRNGKey(1), w_shape)
   ref = lambda x, w: _lax(x, w, strides, padding, dilation)
   ours = lambda x, w: _ours(x, w, strides, padding, dilation, impl='im2col')
-  y_ref, vjp_ref = jax.vjp(ref, x, w)
-  y, vjp = jax.vjp(ours, x, w)
+  g = jax.random.normal(jax.random.PRNGKey(2), jax.eval_shape(ref, x, w).shape)
+  y_ref, grads_ref = outputs_and_vjp(ref, x, w, g)
+  y, grads = outputs_and_vjp(ours, x, w, g)
   np.testing.assert_allclose(y, y_ref, rtol=1e-5, atol=1e-5)
-  g = jax.random.normal(jax.random.PRNGKey(2), y.shape)
-  for got, want in zip(vjp(g), vjp_ref(g)):
+  for got, want in zip(grads, grads_ref):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
   # Over a seed axis of replicas' kernels: batched matmuls, each replica its own.
   ws = jnp.stack([w, 2 * w, -w])
-  np.testing.assert_allclose(jax.vmap(lambda w: ours(x, w))(ws)[1], ref(x, 2 * w),
-                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(jax.jit(jax.vmap(lambda w: ours(x, w)))(ws)[1],
+                             jax.jit(ref)(x, 2 * w), rtol=1e-5, atol=1e-5)
 
 
 def test_im2col_computes_images_too():
@@ -191,10 +194,11 @@ def test_cnn1d_conv_impls_are_one_function(lengths):
   kw = dict(lengths=None if lengths is None else jnp.asarray(lengths))
   xla = CNN1D(10, conv_impl='canonical')
   col = CNN1D(10, conv_impl='im2col')
-  params = xla.init(jax.random.PRNGKey(1), x, **kw)
-  np.testing.assert_allclose(col.apply(params, x, **kw), xla.apply(params, x, **kw),
-                             rtol=1e-5, atol=1e-5)
-  grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x, **kw) ** 2))(params) for m in (xla, col)]
+  params = jit_init(xla, jax.random.PRNGKey(1), x, **kw)
+  np.testing.assert_allclose(jax.jit(col.apply)(params, x, **kw),
+                             jax.jit(xla.apply)(params, x, **kw), rtol=1e-5, atol=1e-5)
+  grads = [jax.jit(jax.grad(lambda p, m=m: jnp.sum(m.apply(p, x, **kw) ** 2)))(params)
+           for m in (xla, col)]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
 
 
@@ -204,10 +208,11 @@ def test_tcn_conv_impls_are_one_function(weight_norm):
   x = jax.random.normal(jax.random.PRNGKey(0), (3, 30, 2))
   models = [TCN(4, channels=(5, 6), kernel_size=3, weight_norm=weight_norm, conv_impl=impl)
             for impl in ('canonical', 'im2col')]
-  params = models[0].init(jax.random.PRNGKey(1), x)
-  np.testing.assert_allclose(models[1].apply(params, x), models[0].apply(params, x),
-                             rtol=1e-5, atol=1e-5)
-  grads = [jax.grad(lambda p: jnp.sum(m.apply(p, x) ** 2))(params) for m in models]
+  params = jit_init(models[0], jax.random.PRNGKey(1), x)
+  np.testing.assert_allclose(jax.jit(models[1].apply)(params, x),
+                             jax.jit(models[0].apply)(params, x), rtol=1e-5, atol=1e-5)
+  grads = [jax.jit(jax.grad(lambda p, m=m: jnp.sum(m.apply(p, x) ** 2)))(params)
+           for m in models]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5), *grads)
 
 
@@ -282,14 +287,14 @@ def test_im2col_conv2d_equals_lax_conv_values_and_gradients(kernel, strides, pad
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(3, 9, 10, 4)), jnp.float32)
   w = jnp.asarray(rng.normal(size=kernel + (4, 5)), jnp.float32)
-  ref = _conv2d('lax')(x, w, strides, padding)
-  got = _conv2d('im2col')(x, w, strides, padding)
+  shape = jax.eval_shape(lambda x, w: _conv2d('lax')(x, w, strides, padding), x, w).shape
+  ct = jnp.asarray(rng.normal(size=shape), jnp.float32)
+  (ref, want_grads), (got, got_grads) = [
+      outputs_and_vjp(lambda x, w, f=f: f(x, w, strides, padding), x, w, ct)
+      for f in (_conv2d('lax'), _conv2d('im2col'))]
   assert got.shape == ref.shape
   np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
-  ct = jnp.asarray(rng.normal(size=ref.shape), jnp.float32)
-  grads = [jax.vjp(lambda x, w: f(x, w, strides, padding), x, w)[1](ct)
-           for f in (_conv2d('lax'), _conv2d('im2col'))]
-  for want, have in zip(*grads):
+  for want, have in zip(want_grads, got_grads):
     np.testing.assert_allclose(have, want, rtol=1e-4, atol=1e-3)
 
 
@@ -382,8 +387,9 @@ def test_fused_recurrence_equals_autodiff_of_the_equations(cell, activation):
   loss = lambda f: lambda p, x: jnp.sum(jnp.sin(f(p, x)))
   fused = lambda p, x: kernels.recurrence(cell, p, x, activation)
   ref = lambda p, x: _reference_recurrence(cell, p, x, activation)
-  np.testing.assert_allclose(fused(params, x), ref(params, x), rtol=1e-5, atol=1e-5)
-  got = jax.grad(loss(fused), argnums=(0, 1))(params, x)
-  want = jax.grad(loss(ref), argnums=(0, 1))(params, x)
+  np.testing.assert_allclose(jax.jit(fused)(params, x), jax.jit(ref)(params, x),
+                             rtol=1e-5, atol=1e-5)
+  got = jax.jit(jax.grad(loss(fused), argnums=(0, 1)))(params, x)
+  want = jax.jit(jax.grad(loss(ref), argnums=(0, 1)))(params, x)
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)

@@ -11,7 +11,7 @@ from cnn_vs_rnn import models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.rnn import RNN, Recurrence
-from conftest import check_model_grads_float64
+from conftest import check_model_grads_float64, check_vjp, jit_init
 
 B, T, C, H = 3, 7, 4, 5
 
@@ -61,7 +61,7 @@ def test_cell_matches_numpy_equations(cell):
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   lengths = np.array([T, 4, 1])
   layer = Recurrence(cell, H)
-  params = layer.init(jax.random.key(0), x, jnp.asarray(lengths))['params']
+  params = jit_init(layer, jax.random.key(0), x, jnp.asarray(lengths))['params']
   params = random_params(params, 1)
   out, last = layer.apply({'params': params}, x, jnp.asarray(lengths))
   ref_out, ref_last = numpy_unroll(cell, jax.tree.map(np.float64, params), x, lengths)
@@ -70,7 +70,7 @@ def test_cell_matches_numpy_equations(cell):
 
 
 def test_lstm_forget_bias_starts_at_one():
-  params = Recurrence('lstm', H).init(jax.random.key(0), jnp.zeros((1, 2, C)),
+  params = jit_init(Recurrence('lstm', H), jax.random.key(0), jnp.zeros((1, 2, C)),
                                       jnp.array([2]))['params']
   np.testing.assert_array_equal(params['input']['bias'][H:2 * H], 1.0)
   np.testing.assert_array_equal(params['input']['bias'][:H], 0.0)
@@ -78,7 +78,7 @@ def test_lstm_forget_bias_starts_at_one():
 
 def test_irnn_init_is_identity():
   model = RNN('elman', 10, hidden_size=H, activation='relu', irnn_init=True)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 2, C)))['params']
+  params = jit_init(model, jax.random.key(0), jnp.zeros((1, 2, C)))['params']
   np.testing.assert_array_equal(
       params['layer0_fwd']['scan']['cell']['recurrent']['kernel'], np.eye(H))
 
@@ -89,7 +89,7 @@ def test_elman_recurrent_inits_and_their_spectral_radius(init, scale):
   """scale * (orthogonal | identity | N(0, 1/H)): spectral radius about `scale`."""
   hidden = 256
   model = RNN('elman', 10, hidden_size=hidden, recurrent_init=init, recurrent_init_scale=scale)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 2, C)))['params']
+  params = jit_init(model, jax.random.key(0), jnp.zeros((1, 2, C)))['params']
   w = np.asarray(params['layer0_fwd']['scan']['cell']['recurrent']['kernel'], np.float64)
   radius = np.abs(np.linalg.eigvals(w)).max()
   if init == 'normal':
@@ -105,7 +105,7 @@ def test_elman_recurrent_inits_and_their_spectral_radius(init, scale):
 def test_elman_layer_norm_normalises_the_pre_activation():
   model = RNN('elman', 3, hidden_size=H, layer_norm=True, pool='none')
   x = jnp.asarray(np.random.default_rng(0).normal(size=(B, T, C)), jnp.float32)
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   cell = variables['params']['layer0_fwd']['scan']['cell']
   assert set(cell) == {'recurrent', 'norm'}
   p = jax.tree.map(np.float64, variables['params']['layer0_fwd'])
@@ -116,7 +116,7 @@ def test_elman_layer_norm_normalises_the_pre_activation():
     pre = (pre - pre.mean(-1, keepdims=True)) / np.sqrt(pre.var(-1, keepdims=True) + 1e-6)
     h = np.tanh(pre * cell['norm']['scale'] + cell['norm']['bias'])
     want.append(h)
-  got = Recurrence('elman', H, (('layer_norm', True),)).apply(
+  got = jax.jit(Recurrence('elman', H, (('layer_norm', True),)).apply)(
       {'params': variables['params']['layer0_fwd']}, x)[0]
   np.testing.assert_allclose(got, np.stack(want, 1), rtol=1e-4, atol=1e-5)
 
@@ -139,10 +139,11 @@ def test_padding_does_not_change_results(cell):
   lengths = np.array([T, 3, 5])
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
-  params = model.init(jax.random.key(0), x)
-  batched = model.apply(params, x_noise, lengths=jnp.asarray(lengths))
+  params = jit_init(model, jax.random.key(0), x)
+  apply = jax.jit(model.apply)
+  batched = apply(params, x_noise, lengths=jnp.asarray(lengths))
   for b in range(B):
-    alone = model.apply(params, x[b:b + 1, :lengths[b]])
+    alone = apply(params, x[b:b + 1, :lengths[b]])
     np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
 
 
@@ -151,7 +152,7 @@ def test_bidirectional_is_forward_plus_reversed_backward():
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   lengths = np.array([T, 2, 5])
   model = RNN('gru', 6, hidden_size=H, bidirectional=True, pool='none')
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   p = jax.tree.map(np.float64, variables['params'])
   fwd, _ = numpy_unroll('gru', p['layer0_fwd'], x, lengths)
   bwd = np.zeros_like(fwd)
@@ -161,7 +162,7 @@ def test_bidirectional_is_forward_plus_reversed_backward():
     bwd[b, :L] = rev[0, ::-1]
   feats = np.concatenate([fwd, bwd], -1)
   want = feats @ p['head']['out']['kernel'] + p['head']['out']['bias']
-  got = model.apply(variables, x, lengths=jnp.asarray(lengths))
+  got = jax.jit(model.apply)(variables, x, lengths=jnp.asarray(lengths))
   mask = (np.arange(T)[None, :] < lengths[:, None])[..., None]
   np.testing.assert_allclose(np.where(mask, got, 0), np.where(mask, want, 0),
                              rtol=1e-5, atol=1e-5)
@@ -178,7 +179,7 @@ SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 ])
 def test_reference_parameter_counts(cfg, count):
   model = models.build(ml_collections.ConfigDict(cfg), SPEC)
-  params = model.init(jax.random.key(0), jnp.zeros((1, 40, 1)))['params']
+  params = jit_init(model, jax.random.key(0), jnp.zeros((1, 40, 1)))['params']
   assert models.count_params(params) == count
 
 
@@ -196,6 +197,18 @@ def test_reference_parameter_counts(cfg, count):
 def test_bad_model_configs(cfg, message):
   with pytest.raises(ConfigError, match=message.replace('(', r'\(').replace(')', r'\)')):
     models.build(ml_collections.ConfigDict(cfg), SPEC)
+
+
+def test_the_finite_difference_check_catches_a_gradient_one_percent_off():
+  @jax.custom_vjp
+  def sin(x):
+    return jnp.sin(x)
+  sin.defvjp(lambda x: (jnp.sin(x), x), lambda x, g: (1.01 * jnp.cos(x) * g,))
+  with jax.enable_x64(True):
+    x = jnp.linspace(0.0, 1.0, 5, dtype=jnp.float64)
+    check_vjp(jnp.sin, (x,))
+    with pytest.raises(AssertionError, match='cotangent projection'):
+      check_vjp(sin, (x,))
 
 
 @pytest.mark.parametrize('cfg,shape', [
@@ -264,7 +277,7 @@ def test_fused_recurrence_matches_numpy_equations(cell):
   rng = np.random.default_rng(2)
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   layer = Recurrence(cell, H, recurrence='fused')
-  params = random_params(layer.init(jax.random.key(0), x)['params'], 3)
+  params = random_params(jit_init(layer, jax.random.key(0), x)['params'], 3)
   out, last = layer.apply({'params': params}, x)
   ref_out, ref_last = numpy_unroll(cell, jax.tree.map(np.float64, params), x, np.full(B, T))
   np.testing.assert_allclose(out, ref_out, rtol=1e-5, atol=1e-5)
@@ -276,7 +289,7 @@ def test_fused_recurrence_with_lengths_takes_the_masked_scan():
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   lengths = jnp.asarray([T, 4, 1])
   scan, fused = Recurrence('gru', H), Recurrence('gru', H, recurrence='fused')
-  params = random_params(scan.init(jax.random.key(0), x, lengths)['params'], 5)
+  params = random_params(jit_init(scan, jax.random.key(0), x, lengths)['params'], 5)
   for a, b in zip(fused.apply({'params': params}, x, lengths),
                   scan.apply({'params': params}, x, lengths)):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
@@ -286,7 +299,7 @@ def test_mlp_matches_numpy_and_ignores_padding():
   spec = DataSpec(input_shape=(6, 2), task='classification', num_outputs=3)
   model = models.build(ml_collections.ConfigDict(dict(name='mlp', features=(5, 4))), spec)
   x = np.random.default_rng(1).normal(size=(2, 6, 2)).astype(np.float32)
-  p = random_params(model.init(jax.random.key(0), jnp.zeros((1, 6, 2)))['params'], 2)
+  p = random_params(jit_init(model, jax.random.key(0), jnp.zeros((1, 6, 2)))['params'], 2)
   relu = lambda a: np.maximum(a, 0)
   h = relu(x.reshape(2, 12) @ p['dense0']['kernel'] + p['dense0']['bias'])
   h = relu(h @ p['dense1']['kernel'] + p['dense1']['bias'])
@@ -304,7 +317,7 @@ def test_mlp_per_step_outputs_see_the_whole_input():
                   per_step=True)
   model = models.build(ml_collections.ConfigDict(dict(name='mlp', features=(8,))), spec)
   x = np.random.default_rng(0).normal(size=(2, 5, 3)).astype(np.float32)
-  params = model.init(jax.random.key(0), x)['params']
+  params = jit_init(model, jax.random.key(0), x)['params']
   out = model.apply({'params': params}, x)
   assert out.shape == (2, 5, 4)
   later = x.copy()

@@ -16,6 +16,7 @@ import pytest
 
 from cnn_vs_rnn import data, models
 from cnn_vs_rnn.errors import ConfigError
+from conftest import jit_init
 
 T, C, K = 24, 3, 5
 SPEC = data.DataSpec(input_shape=(T, C), task='classification', num_outputs=K,
@@ -77,7 +78,7 @@ def test_padding_never_changes_an_output(name, pool, extra):
   x = rng.standard_normal((len(lengths), T, C)).astype(np.float32)
   garbage = rng.standard_normal(x.shape).astype(np.float32) * 100
   padded = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, garbage)
-  variables = model.init(jax.random.key(0), jnp.asarray(padded[:1]))
+  variables = jit_init(model, jax.random.key(0), jnp.asarray(padded[:1]))
   apply = jax.jit(model.apply)  # One program per shape, not one dispatch per op.
   batch_out = apply(variables, jnp.asarray(padded), lengths=jnp.asarray(lengths))
   for i, n in enumerate(lengths):

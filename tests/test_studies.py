@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
+from conftest import REPO, jit_init
 
 TINY = ['--set', 'num_train_steps=4', '--set', 'log_every_steps=2', '--set', 'eval_every_steps=2',
         '--set', 'checkpoint_every_steps=4', '--set', 'steps_per_loop=1',
@@ -96,7 +96,7 @@ def test_recurrence_context_hidden_states_are_what_the_head_reads():
   for fields in (dict(name='lstm', hidden_size=6, num_layers=2), dict(name='elman', hidden_size=5),
                  dict(name='tcn', channels=(4, 5), kernel_size=3, dropout=0.1)):
     model = models.build(ml_collections.ConfigDict(dict(embed_dim=8, **fields)), spec)
-    variables = model.init(jax.random.key(0), tokens[None, :12])
+    variables = jit_init(model, jax.random.key(0), tokens[None, :12])
     h = summarize.hidden_states(model, variables, tokens)
     width = fields.get('hidden_size') or fields['channels'][-1]
     assert h.shape == (len(tokens), width)

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, jit_init
 from test_studies import TINY, run_study
 
 from cnn_vs_rnn import diagnostics
@@ -139,7 +139,7 @@ def test_linear_probe_separates_separable_classes_and_not_noise():
 def test_resnet_analytic_receptive_field_bounds_the_measured_one(stage_sizes):
   model = PreActResNet(num_outputs=3, stage_sizes=stage_sizes, width=4, norm='none')
   x = jax.random.normal(jax.random.key(0), (2, 28, 28, 1))
-  variables = model.init(jax.random.key(1), x)
+  variables = jit_init(model, jax.random.key(1), x)
   probes = analyze.resnet_probes(model, (28, 28))
   assert probes[0].rf == 3 and [p.name for p in probes][-1].startswith('stage')
   # The conv path of block i adds 2 * 2 * jump; a stride-2 block doubles the jump after it.

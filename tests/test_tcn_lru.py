@@ -2,7 +2,6 @@
 
 import jax
 import jax.numpy as jnp
-import jax.test_util
 import ml_collections
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models import lru as lru_lib
 from cnn_vs_rnn.models.lru import LRU, LRUNet, linear_recurrence_TxN
 from cnn_vs_rnn.models.tcn import TCN, receptive_field
-from conftest import check_model_grads_float64
+from conftest import check_model_grads_float64, check_vjp, jit_init, outputs_and_vjp
 
 SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 
@@ -36,8 +35,8 @@ def test_tcn_is_causal(weight_norm):
   B, T, C = 4, 12, 3
   model = TCN(2, channels=(5, 6), kernel_size=3, weight_norm=weight_norm, pool='none')
   x = jax.random.normal(jax.random.key(1), (B, T, C))
-  variables = model.init(jax.random.key(0), x)
-  assert model.apply(variables, x).shape == (B, T, 2)
+  variables = jit_init(model, jax.random.key(0), x)
+  assert jax.eval_shape(model.apply, variables, x).shape == (B, T, 2)
   # d out[b, t, :] / d x[b', s, :], summed over channels: [B, T, B, T].
   jac = jax.jit(jax.jacrev(lambda x: model.apply(variables, x)))(x)
   dep_TxT = np.abs(np.asarray(jac)).sum(axis=(0, 2, 3, 5))
@@ -54,7 +53,7 @@ def test_tcn_receptive_field_matches_gradient_probe(kernel_size, levels):
   assert model.receptive_field() == rf
   B, T, C = 8, rf + 6, 2
   x = jax.random.normal(jax.random.key(1), (B, T, C))
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   # Summed over a batch and channels so that no dead ReLU hides a step.
   g_T = np.abs(np.asarray(input_grad_BxTxC(model, variables, x))).sum((0, 2))
   seen = np.flatnonzero(g_T)
@@ -64,24 +63,25 @@ def test_tcn_receptive_field_matches_gradient_probe(kernel_size, levels):
 def test_tcn_weight_norm_is_invariant_to_kernel_scale():
   model = TCN(3, channels=(4, 4), kernel_size=3, weight_norm=True)
   x = jax.random.normal(jax.random.key(1), (4, 9, 2))
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   scaled = jax.tree_util.tree_map_with_path(
       lambda path, v: v * 3.0 if 'conv' in jax.tree_util.keystr(path)
       and jax.tree_util.keystr(path).endswith("['kernel']") else v, variables)
-  np.testing.assert_allclose(model.apply(scaled, x), model.apply(variables, x),
-                             rtol=1e-5, atol=1e-5)
-  assert not np.allclose(TCN(3, channels=(4, 4), kernel_size=3, weight_norm=False)
-                         .apply(scaled, x), model.apply(variables, x))
+  apply = jit_apply(model)
+  np.testing.assert_allclose(apply(scaled, x), apply(variables, x), rtol=1e-5, atol=1e-5)
+  assert not np.allclose(jit_apply(TCN(3, channels=(4, 4), kernel_size=3, weight_norm=False))
+                         (scaled, x), apply(variables, x))
 
 
 def test_tcn_dropout_only_when_training():
   model = TCN(3, channels=(6,), kernel_size=3, dropout=0.5)
   x = jax.random.normal(jax.random.key(1), (4, 9, 2))
-  variables = model.init(jax.random.key(0), x)
-  eval_a = model.apply(variables, x)
-  np.testing.assert_array_equal(eval_a, model.apply(variables, x, train=False))
-  train_a = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
-  train_b = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(2)})
+  variables = jit_init(model, jax.random.key(0), x)
+  apply = jit_apply(model)
+  eval_a = apply(variables, x)
+  np.testing.assert_array_equal(eval_a, apply(variables, x, train=False))
+  train_a = apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
+  train_b = apply(variables, x, train=True, rngs={'dropout': jax.random.key(2)})
   assert not np.allclose(train_a, eval_a)
   assert not np.allclose(train_a, train_b)
 
@@ -93,12 +93,12 @@ def test_tcn_padding_does_not_change_results():
   lengths = np.array([T, 3, 7, 1])
   x = rng.normal(size=(B, T, 2)).astype(np.float32)
   x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   for pool in ('last', 'mean', 'max'):
     m = TCN(3, channels=(5, 5), kernel_size=3, pool=pool)
     batched = jit_apply(m)(variables, x_noise, lengths=jnp.asarray(lengths))
     for b in range(B):
-      alone = m.apply(variables, x[b:b + 1, :lengths[b]])
+      alone = jit_apply(m)(variables, x[b:b + 1, :lengths[b]])
       np.testing.assert_allclose(batched[b], alone[0], rtol=1e-5, atol=1e-5)
 
 
@@ -111,14 +111,14 @@ def test_causal_conv_is_flax_conv_values_and_gradients(c, f, k, d):
   x = jax.random.normal(jax.random.key(1), (4, 40, c))
   flax_conv = nn.Conv(f, (k,), kernel_dilation=(d,), padding=[((k - 1) * d, 0)])
   conv = CausalConv(f, k, d)
-  variables = flax_conv.init(jax.random.key(0), x)
+  variables = jit_init(flax_conv, jax.random.key(0), x)
   # The same parameters: names, shapes and initial values.
-  for a, b in zip(jax.tree.leaves(conv.init(jax.random.key(0), x)), jax.tree.leaves(variables)):
+  for a, b in zip(jax.tree.leaves(jit_init(conv, jax.random.key(0), x)), jax.tree.leaves(variables)):
     np.testing.assert_array_equal(a, b)
   variables = jax.tree.map(lambda v: v + 0.1, variables)  # Non-zero biases.
   loss = lambda m: lambda v, x: jnp.sum(jnp.sin(m.apply(v, x)))
-  want = jax.value_and_grad(loss(flax_conv), argnums=(0, 1))(variables, x)
-  got = jax.value_and_grad(loss(conv), argnums=(0, 1))(variables, x)
+  want = jax.jit(jax.value_and_grad(loss(flax_conv), argnums=(0, 1)))(variables, x)
+  got = jax.jit(jax.value_and_grad(loss(conv), argnums=(0, 1)))(variables, x)
   for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
@@ -160,7 +160,7 @@ def test_lru_matches_numpy_recurrence(scan_type):
   N, H, T = 5, 3, 9
   layer = LRU(N, scan_type=scan_type)
   u = np.random.default_rng(0).normal(size=(4, T, H)).astype(np.float32)
-  params = jax.tree.map(jnp.shape, layer.init(jax.random.key(0), u)['params'])
+  params = jax.tree.map(jnp.shape, jit_init(layer, jax.random.key(0), u)['params'])
   p = random_lru_params(N, H, seed=1)
   assert jax.tree.map(np.shape, p) == params
   got = jit_apply(layer)({'params': p}, u)
@@ -170,7 +170,7 @@ def test_lru_matches_numpy_recurrence(scan_type):
 def test_lru_init_ring_and_normalisation():
   N, H = 256, 4
   layer = LRU(N, r_min=0.4, r_max=0.9, max_phase=np.pi / 2)
-  p = layer.init(jax.random.key(0), jnp.zeros((1, 3, H)))['params']
+  p = jit_init(layer, jax.random.key(0), jnp.zeros((1, 3, H)))['params']
   lam = np.asarray(lru_lib.lru_lambda(p['nu_log'], p['theta_log']))
   assert np.all((np.abs(lam) >= 0.4 - 1e-5) & (np.abs(lam) <= 0.9 + 1e-5))
   assert np.all((np.angle(lam) >= 0) & (np.angle(lam) <= np.pi / 2 + 1e-5))
@@ -183,7 +183,7 @@ def test_lru_init_ring_and_normalisation():
 def test_associative_scan_equals_sequential(T, dtype, tol):
   N = 16
   key_lam, key_b = jax.random.split(jax.random.key(T))
-  p = LRU(N, r_min=0.5, r_max=0.999).init(key_lam, jnp.zeros((1, 1, 1)))['params']
+  p = jit_init(LRU(N, r_min=0.5, r_max=0.999), key_lam, jnp.zeros((1, 1, 1)))['params']
   lam_N = lru_lib.lru_lambda(p['nu_log'], p['theta_log'])
   bu = jax.random.normal(key_b, (2, T, N)).astype(dtype)
   bu_TxN = jax.lax.complex(bu[0].astype(jnp.float32), bu[1].astype(jnp.float32))
@@ -199,7 +199,7 @@ def test_lru_model_scan_types_agree(dtype, tol):
   u = jax.random.normal(jax.random.key(0), (4, 65, 3)).astype(dtype)
   net = LRUNet(5, d_model=8, d_state=16, num_layers=2, r_min=0.5, r_max=0.999,
                pool='none')
-  variables = net.init(jax.random.key(0), u)
+  variables = jit_init(net, jax.random.key(0), u)
   a = jit_apply(net)(variables, u)
   s = jit_apply(net.clone(scan_type='sequential'))(variables, u)
   assert a.dtype == jnp.float32
@@ -214,7 +214,7 @@ def test_lru_padding_does_not_change_results(pool):
   lengths = np.array([T, 3, 8, 1])
   x = rng.normal(size=(B, T, C)).astype(np.float32)
   x_noise = np.where(np.arange(T)[None, :, None] < lengths[:, None, None], x, 99.0)
-  variables = model.init(jax.random.key(0), x)
+  variables = jit_init(model, jax.random.key(0), x)
   apply = jit_apply(model)
   batched = apply(variables, x_noise, lengths=jnp.asarray(lengths))
   for b in range(B):
@@ -226,10 +226,11 @@ def test_lru_padding_does_not_change_results(pool):
 def test_lru_dropout_only_when_training():
   model = LRUNet(3, d_model=8, d_state=4, num_layers=1, dropout=0.5)
   x = jax.random.normal(jax.random.key(1), (4, 6, 2))
-  variables = model.init(jax.random.key(0), x)
-  eval_out = model.apply(variables, x)
-  np.testing.assert_array_equal(eval_out, model.apply(variables, x))
-  train_out = model.apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
+  variables = jit_init(model, jax.random.key(0), x)
+  apply = jit_apply(model)
+  eval_out = apply(variables, x)
+  np.testing.assert_array_equal(eval_out, apply(variables, x))
+  train_out = apply(variables, x, train=True, rngs={'dropout': jax.random.key(1)})
   assert not np.allclose(train_out, eval_out)
 
 
@@ -251,10 +252,9 @@ def test_lru_gradients_match_finite_differences():
   # The LRU computes in float32/complex64 whatever the input dtype.
   model = LRUNet(3, d_model=4, d_state=3, num_layers=2, r_min=0.5, r_max=0.95)
   x = jax.random.normal(jax.random.key(1), (4, 6, 2))
-  params = model.init(jax.random.key(0), x)['params']
+  params = jit_init(model, jax.random.key(0), x)['params']
   f = jax.jit(lambda p, x: model.apply({'params': p}, x))
-  jax.test_util.check_grads(f, (params, x), order=1, modes=['rev'],
-                            atol=1e-2, rtol=1e-2, eps=1e-3)
+  check_vjp(f, (params, x), atol=1e-2, rtol=1e-2, eps=1e-3)
 
 
 @pytest.mark.parametrize('cfg', [
@@ -266,9 +266,9 @@ def test_lru_gradients_match_finite_differences():
 ])
 def test_registry_builds_from_config_dict(cfg):
   model = models.build(ml_collections.ConfigDict(cfg), SPEC)
-  params = model.init(jax.random.key(0), jnp.zeros((4, 40, 1)))['params']
+  params = jit_init(model, jax.random.key(0), jnp.zeros((4, 40, 1)))['params']
   assert models.count_params(params) > 0
-  assert model.apply({'params': params}, jnp.zeros((4, 40, 1))).shape == (4, 10)
+  assert jax.eval_shape(model.apply, {'params': params}, jnp.zeros((4, 40, 1))).shape == (4, 10)
 
 
 def test_registry_per_step_spec_gives_per_step_outputs():
@@ -277,8 +277,8 @@ def test_registry_per_step_spec_gives_per_step_outputs():
   for cfg in (dict(name='tcn', channels=(4,), kernel_size=3),
               dict(name='lru', d_model=4, d_state=4, num_layers=1)):
     model = models.build(ml_collections.ConfigDict(cfg), spec)
-    params = model.init(jax.random.key(0), jnp.zeros((4, 12, 2)))
-    assert model.apply(params, jnp.zeros((4, 12, 2))).shape == (4, 12, 5)
+    params = jit_init(model, jax.random.key(0), jnp.zeros((4, 12, 2)))
+    assert jax.eval_shape(model.apply, params, jnp.zeros((4, 12, 2))).shape == (4, 12, 5)
 
 
 @pytest.mark.parametrize('cfg,message', [
@@ -303,14 +303,6 @@ def test_image_inputs_are_rejected():
 
 
 
-
-
-def outputs_and_vjp(f, lam, bu, cotangent):
-  """f(lam, bu) and the cotangents of (lam, bu) for `cotangent`, as one compiled program."""
-  def both(lam, bu, cotangent):
-    out, pullback = jax.vjp(f, lam, bu)
-    return out, pullback(cotangent)
-  return jax.jit(both)(lam, bu, cotangent)
 
 
 @pytest.mark.parametrize('scan_type', lru_lib.SCAN_TYPES)
