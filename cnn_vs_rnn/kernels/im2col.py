@@ -35,4 +35,7 @@ def conv(x, w, strides, padding, dilation):
     limit = [s + (o - 1) * st + 1 for s, o, st in zip(start, out, strides)]
     taps.append(lax.slice(x, (0, *start, 0), (x.shape[0], *limit, c), (1, *strides, 1)))
   patches = lax.concatenate(taps, x.ndim - 1) if len(taps) > 1 else taps[0]
-  return patches @ w.reshape(-1, f)
+  # One 2D matmul over every output position, so the kernel's gradient is one
+  # plain matmul too; an N-d dot made XLA:CPU transpose the activations for it.
+  y = patches.reshape(-1, patches.shape[-1]) @ w.reshape(-1, f)
+  return y.reshape(*patches.shape[:-1], f)
