@@ -114,13 +114,17 @@ def long_range_figure(rows: list[dict], out: str) -> None:
     here = sorted((r for r in rows if r['dataset'] == dataset and r['test']),
                   key=lambda r: r['test']['mean'])
     x = np.arange(len(here))
-    ratios = [r['test']['mean'] / r['baseline'] for r in here]
-    errs = [(r['test']['std'] or 0.0) / r['baseline'] for r in here]
-    ax.bar(x, ratios, 0.6, yerr=errs, capsize=3, color='tab:green')
+    ratios = np.array([r['test']['mean'] / r['baseline'] for r in here])
+    errs = np.array([(r['test']['std'] or 0.0) / r['baseline'] for r in here])
+    # Points, not bars: a bar's height on a log axis depends on where the axis
+    # starts. A lower error bar that would reach zero stops at a tenth of the mean.
+    lower = np.minimum(errs, 0.9 * ratios)
+    ax.errorbar(x, ratios, yerr=[lower, errs], fmt='o', capsize=3, color='tab:green')
     ax.axhline(1.0, color='k', lw=1, ls='--', label='trivial baseline')
     ax.set_yscale('log')
     ax.set_xticks(x, [r['family'] for r in here], rotation=30)
-    ax.set_ylabel(f"{here[0]['metric']} / baseline (mean ± std, 3 seeds)")
+    ax.set_ylabel(f"{here[0]['metric']} / baseline (log scale; mean ± std, 3 seeds)")
+    ax.grid(axis='y', which='both', alpha=0.3)
     ax.set_title(dataset)
     ax.legend()
   fig.tight_layout()
