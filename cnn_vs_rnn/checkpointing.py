@@ -143,6 +143,22 @@ def first_line(error: BaseException) -> str:
   return (text.splitlines()[0] if text else type(error).__name__)[:300]
 
 
+def one_copy(state):
+  """In one process, `state` on its first device alone; with several, as it is.
+
+  Orbax splits an array replicated over R devices into R slices that each
+  device writes (replica-parallel saving), and each slice is a compiled
+  program per array shape: dozens of compilations at a run's first save,
+  for arrays that one process writes anyway. The files are the same; a
+  restore places the arrays as its abstract state says.
+  """
+  if jax.process_count() > 1:
+    return state
+  device = jax.local_devices()[0]
+  return jax.tree.map(lambda x: jax.device_put(x, device) if isinstance(x, jax.Array) else x,
+                      state)
+
+
 OK, UNREADABLE, FAILED = 0, 1, 2
 
 
@@ -244,6 +260,7 @@ class Checkpointer:
     background) raises a RunError naming that step's directory.
     """
     data_state = {**data_state, 'checksum': state_checksum(state)}
+    state = one_copy(state)
     self._finish_save()  # The previous step's errors name that step.
     self._saving = step
     try:
