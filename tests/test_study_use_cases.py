@@ -72,10 +72,15 @@ def test_use_cases_pipeline_at_a_tiny_size(tmp_path):
   assert abs(att['num_params'] - 100_000) <= 5_000 and abs(renet['num_params'] - 20_000) <= 1_000
   assert cases['segmentation']['verdict']['best'] == 'ReNet'
   assert cases['segmentation']['verdict']['agreement'] == 'disagrees'  # The only one run: RNN.
-  # Forecasting is carried over from experiments/config_results and the sunspots docstrings.
+  # Forecasting is carried over from experiments/config_results and, for sunspots, from
+  # the protocol's comparison (experiments/compare/sunspots), each seed's value with it.
   labels = {(r['task'].split(',')[0], r['label']) for r in results['forecasting']['rows']}
   assert labels == {('Mackey-Glass', 'TCN'), ('Mackey-Glass', 'LSTM'), ('sunspots', 'TCN'),
                     ('sunspots', 'LSTM')}
+  for row in results['forecasting']['rows']:
+    if row['task'].startswith('sunspots'):
+      assert row['source'].startswith('experiments/compare/sunspots (protocol: 5 seeds')
+      assert len(row['test']['test/mse']['per_seed']) == 5
   assert '| U-Net |' not in result.stdout and '| ReNet | RNN |' in result.stdout
   for png in ('attention.png', 'masks.png', 'test_metrics.png'):
     with open(out / png, 'rb') as f:

@@ -9,3 +9,4 @@ for ds in ItalyPowerDemand GunPoint; do
     --families fcn,resnet1d,cnn1d,tcn,lstm,gru,mlp --params 20000 --steps 1000 \
     --out "$RUNS/$ds"
 done
+python -m cnn_vs_rnn.compare --data sunspots --params 1200 --steps 500 --out "$RUNS/sunspots"

@@ -8,7 +8,7 @@ validation metric over the seeds (cnn_vs_rnn.sweep.select_on_validation); the
 test metric of that point is reported, as mean ± sample std over seeds.
 Forecasting is not run by run.sh: its rows are carried over from
 experiments/config_results (results_*.json[l]) and, for the sunspots configs,
-from the 3-seed result their docstrings state.
+from the protocol's comparison in experiments/compare/sunspots (results.json).
 
 `--figures translation` draws the attention weights of the selected attention
 model (its best checkpoint, replica 0) on one test date into
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sys
 
@@ -69,10 +68,11 @@ FORECASTING = {'forecast_tcn': ('Mackey-Glass, 64 -> 16 steps', 'TCN', CNN),
                'sunspots_lstm': ('sunspots, 20 -> 1 year', 'LSTM', RNN)}
 FORECAST_PREDICTED = RNN
 CONFIG_RESULTS = os.path.join(REPO, 'experiments', 'config_results')
+# Config name -> (dataset, family) of its row in experiments/compare/DATASET/results.json,
+# the protocol's record, read before config_results.
+COMPARED = {'sunspots_tcn': ('sunspots', 'tcn'), 'sunspots_lstm': ('sunspots', 'lstm')}
+COMPARE_RESULTS = os.path.join(REPO, 'experiments', 'compare')
 FIGURES = {'translation': 'attention.png', 'segmentation': 'masks.png'}
-# "test/mse 0.420 +- 0.043" in a config's docstring: its 3-seed result.
-DOCSTRING_PARAMS = re.compile(r'([0-9][0-9,]*) parameters')
-DOCSTRING_RESULT = re.compile(r'test/mse ([0-9]+(?:\.[0-9]+)?) \+- ([0-9]+(?:\.[0-9]+)?)')
 
 
 def sweep_points(runs: str, sub: str) -> list[dict]:
@@ -126,26 +126,30 @@ def carried_record(name: str) -> dict | None:
   return None
 
 
-def docstring_record(name: str) -> dict | None:
-  """The 3-seed test MSE a config's docstring states (the sunspots configs)."""
-  path = os.path.join(REPO, 'configs', f'{name}.py')
+def compare_record(name: str) -> dict | None:
+  """Config `name`'s family in a `compare` record (COMPARED), if there is one."""
+  if name not in COMPARED:
+    return None
+  dataset, family = COMPARED[name]
+  path = os.path.join(COMPARE_RESULTS, dataset, 'results.json')
   if not os.path.exists(path):
     return None
   with open(path) as f:
-    text = f.read()
-  found, params = DOCSTRING_RESULT.search(text), DOCSTRING_PARAMS.search(text)
-  if not found:
-    return None
-  return {'num_params': int(params.group(1).replace(',', '')) if params else None,
-          'test': {'test/mse': {'per_seed': None, 'mean': float(found.group(1)),
-                                'std': float(found.group(2))}},
-          'best_step': None, 'source': f'configs/{name}.py docstring (3 seeds)'}
+    record = json.load(f)
+  (row,) = [r for r in record['families'] if r['family'] == family]
+  test = row['test']
+  return {'num_params': row['num_params'],
+          'test': {'test/mse': stats(test['per_seed'])},
+          'best_step': row['best_step'],
+          'source': f"experiments/compare/{dataset} (protocol: {len(test['per_seed'])} seeds, "
+                    f"rate {row['learning_rate']:g} of {len(row['tried'])}, best step "
+                    f"{row['best_step']})"}
 
 
 def forecasting_rows() -> list[dict]:
   rows = []
   for name, (task, label, side) in FORECASTING.items():
-    record = carried_record(name) or docstring_record(name)
+    record = compare_record(name) or carried_record(name)
     if record:
       rows.append({'config': name, 'task': task, 'label': label, 'side': side, **record})
   return rows
