@@ -36,6 +36,8 @@ FAMILIES: dict[str, tuple[str, dict]] = {
     # Fawaz et al. 2019's time-series classifiers (models/fcn.py); not in the defaults.
     'fcn': ('sequence', {'model.name': 'fcn'}),
     'resnet1d': ('sequence', {'model.name': 'resnet1d'}),
+    # Karim et al. 2018's hybrid: the FCN beside an LSTM over the shuffled input.
+    'lstm_fcn': ('sequence', {'model.name': 'lstm_fcn'}),
     'cnn2d': ('image', {'model.name': 'cnn2d'}),
     'resnet': ('image', {'model.name': 'resnet'}),
     # An LSTM reading an image one row at a time (Sutskever's row-by-row MNIST).

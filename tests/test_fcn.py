@@ -188,3 +188,87 @@ def test_images_are_refused():
   spec = DataSpec(input_shape=(8, 8, 1), task='classification', num_outputs=2)
   with pytest.raises(ConfigError, match=r'fcn takes sequences of shape \(T, C\)'):
     build('fcn', spec)
+
+
+# ---------------------------------------------------------------------------
+# LSTM-FCN (Karim et al. 2018): the FCN beside an LSTM over the shuffled input.
+
+
+def sigmoid(z):
+  return 1 / (1 + np.exp(-z))
+
+
+def lstm_final_h(x_SxD, p):
+  """An LSTM's final state over the S rows of x (gates i, f, u, o; zero initial state)."""
+  Wx, bx = p['input']['kernel'], p['input']['bias']
+  Wh, bh = p['scan']['cell']['recurrent']['kernel'], p['scan']['cell']['recurrent']['bias']
+  H = Wh.shape[0]
+  h, c = np.zeros(H), np.zeros(H)
+  for x in x_SxD:
+    g = x @ Wx + bx + h @ Wh + bh
+    i, f, u, o = (g[k * H:(k + 1) * H] for k in range(4))
+    c = sigmoid(f) * c + sigmoid(i) * np.tanh(u)
+    h = sigmoid(o) * np.tanh(c)
+  return h
+
+
+def lstm_fcn_reference(x_TxC, params, stats, n_blocks):
+  h = x_TxC
+  for i in range(n_blocks):
+    h = np.maximum(conv_norm(h, params[f'block{i}'], stats[f'block{i}']), 0)
+  last = lstm_final_h(x_TxC.T, params['lstm'])  # The shuffle: C steps of T values each.
+  return np.concatenate([last, h.mean(0)]) @ params['out']['kernel'] + params['out']['bias']
+
+
+def test_lstm_fcn_is_the_papers_equations():
+  spec = DataSpec(input_shape=(11, 3), task='classification', num_outputs=4)
+  model = build('lstm_fcn', spec, features=(5, 6, 4), hidden_size=3)
+  x = np.random.default_rng(2).normal(size=(4, 11, 3)).astype(np.float32)
+  variables = random_variables(model, x)
+  out = np.asarray(jax.jit(functools.partial(model.apply, train=False))(variables, x))
+  for i in range(4):
+    want = lstm_fcn_reference(x[i].astype(np.float64), variables['params'],
+                              variables['batch_stats'], 3)
+    np.testing.assert_allclose(out[i], want, rtol=2e-4, atol=2e-4)
+
+
+def test_lstm_fcn_size_on_gunpoint():
+  """The FCN's blocks, an LSTM reading 150 values per step (8 cells), Dense of 128 + 8."""
+  spec = DataSpec(input_shape=(150, 1), task='classification', num_outputs=2)
+  conv = lambda k, c, f: k * c * f + 2 * f
+  blocks = conv(8, 1, 128) + conv(5, 128, 256) + conv(3, 256, 128)
+  lstm = 150 * 32 + 32 + 8 * 32 + 32  # input kernel and bias, recurrent kernel and bias
+  assert models.param_count(build('lstm_fcn', spec), spec) == blocks + lstm + 136 * 2 + 2
+
+
+def test_lstm_fcn_padding_is_zeros_and_dropout_only_in_training():
+  T, C = 12, 2
+  spec = DataSpec(input_shape=(T, C), task='classification', num_outputs=3,
+                  variable_length=True)
+  model = build('lstm_fcn', spec, features=(4, 5, 4), hidden_size=4, dropout=0.5)
+  rng = np.random.default_rng(0)
+  lengths = np.array([12, 7, 3])
+  valid = np.arange(T)[None, :, None] < lengths[:, None, None]
+  x = np.where(valid, rng.normal(size=(3, T, C)), 0.0).astype(np.float32)
+  garbage = np.where(valid, x, 50.0 * rng.normal(size=x.shape)).astype(np.float32)
+  variables = random_variables(model, x)
+  apply = jax.jit(model.apply, static_argnames='train')
+  # Built for T steps: padded steps are zeroed, whatever they held.
+  np.testing.assert_allclose(apply(variables, garbage, lengths=jnp.asarray(lengths)),
+                             apply(variables, x, lengths=jnp.asarray(lengths)),
+                             rtol=1e-5, atol=1e-5)
+  train = jax.jit(functools.partial(model.apply, train=True, mutable=['batch_stats']))
+  # Batch statistics are the same in both calls; only the dropout mask differs.
+  one, two = (train(variables, x, rngs={'dropout': jax.random.key(k)})[0] for k in (1, 2))
+  assert not np.allclose(one, two)
+  np.testing.assert_array_equal(apply(variables, x), apply(variables, x, train=False))
+
+
+def test_lstm_fcn_gradients_match_finite_differences():
+  spec = DataSpec(input_shape=(7, 2), task='classification', num_outputs=2)
+  model = build('lstm_fcn', spec, features=(3, 4, 3), kernel_sizes=(4, 3, 2), hidden_size=2)
+  with jax.enable_x64(True):
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(3, 7, 2)))
+    variables = jax.tree.map(lambda v: jnp.asarray(v, jnp.float64), random_variables(model, x))
+    f = jax.jit(lambda p, x: model.apply({**variables, 'params': p}, x, train=False))
+    check_vjp(f, (variables['params'], x), eps=1e-6)

@@ -15,6 +15,20 @@ task's loss):
             where the width changes, else BN alone, as in the review's code),
             then ReLU. 503,106 parameters on GunPoint.
 
+And the hybrid that Karim et al. (2018, "LSTM fully convolutional networks
+for time series classification") put beside the FCN:
+
+  lstm_fcn  the FCN branch above (GAP of its last block) concatenated with
+            an LSTM branch of `hidden_size` (8) cells, then a Dense layer.
+            The LSTM reads the input after their "dimension shuffle": a
+            [T, C] series becomes C steps of T values each (a univariate
+            series is one step of T values), and its final state goes
+            through dropout (`dropout`, 0.8, as theirs). 269,586 parameters
+            on GunPoint. Because the shuffle puts time on the feature axis,
+            the model is built for one length (`fixed_length`, as the MLP):
+            shorter series come padded, with `lengths`, and their padded
+            steps are zeroed before both branches.
+
 Where they differ from the review's Keras code: a convolution followed by
 batch norm has no bias (the norm's shift replaces it); kernels start from
 lecun_normal, as every convolution here does, not glorot_uniform; batch norm
@@ -33,7 +47,7 @@ seam (`conv_impl`, kernels/resolve.py).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -42,9 +56,10 @@ from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.kernels import check_conv_impl
 from cnn_vs_rnn.models.cnn2d import BATCH_NORM_MOMENTUM
 from cnn_vs_rnn.models.conv import Conv
-from cnn_vs_rnn.models.heads import POOLS, Readout, time_mask
+from cnn_vs_rnn.models.heads import POOLS, Readout, pool_sequence, time_mask
 from cnn_vs_rnn.models.precision import cast
 from cnn_vs_rnn.models.registry import register
+from cnn_vs_rnn.models.rnn import Recurrence
 
 
 def check_sequence_input(name: str, input_shape, features, pool: str, conv_impl: str) -> None:
@@ -166,3 +181,42 @@ class ResNet1D(nn.Module):
       h = ResidualBlock(int(f), tuple(self.kernel_sizes), self.conv_impl, self.dtype,
                         name=f'block{i}')(h, mask, train)
     return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B)
+
+
+@register('lstm_fcn', widths=('features', 'hidden_size'))
+class LSTMFCN(nn.Module):
+  """The FCN's pooled features beside an LSTM over the shuffled input, then Dense."""
+  # The shuffle makes every time step an LSTM input feature: one length only.
+  fixed_length: ClassVar[bool] = True
+
+  num_outputs: int
+  features: Sequence[int] = (128, 256, 128)
+  kernel_sizes: Sequence[int] = (8, 5, 3)
+  hidden_size: int = 8
+  dropout: float = 0.8
+  conv_impl: str = 'auto'
+  dtype: Any = None  # computation dtype (models/precision.py)
+
+  def check_input(self, input_shape):
+    check_sequence_input('lstm_fcn', input_shape, self.features, 'mean', self.conv_impl)
+    if len(self.features) != len(self.kernel_sizes):
+      raise ConfigError(f'model.features={tuple(self.features)} and model.kernel_sizes='
+                        f'{tuple(self.kernel_sizes)} must have the same length')
+    if not 0.0 <= self.dropout < 1.0:
+      raise ConfigError(f'model.dropout={self.dropout} must be in [0, 1)')
+
+  @nn.compact
+  def __call__(self, x_BxTxC, lengths=None, train: bool = False):
+    h = cast(x_BxTxC, self.dtype)
+    lengths_B, mask = step_mask(lengths, h.shape[1])
+    conv = h
+    for i, (f, k) in enumerate(zip(self.features, self.kernel_sizes)):
+      conv = nn.relu(ConvNorm(int(f), int(k), self.conv_impl, self.dtype,
+                              name=f'block{i}')(conv, mask, train))
+    pooled_BxF = pool_sequence(conv, 'mean', lengths_B)
+    shuffled_BxCxT = jnp.swapaxes(masked(h, mask), 1, 2)
+    _, last_BxH = Recurrence('lstm', self.hidden_size, dtype=self.dtype, name='lstm')(
+        shuffled_BxCxT)
+    last_BxH = nn.Dropout(self.dropout, deterministic=not train)(last_BxH)
+    features = jnp.concatenate([last_BxH.astype(pooled_BxF.dtype), pooled_BxF], axis=-1)
+    return nn.Dense(self.num_outputs, dtype=self.dtype, name='out')(features)
