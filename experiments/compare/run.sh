@@ -9,4 +9,6 @@ for ds in ItalyPowerDemand GunPoint; do
     --families fcn,resnet1d,cnn1d,tcn,lstm,gru,mlp --params 20000 --steps 1000 \
     --out "$RUNS/$ds"
 done
+python -m cnn_vs_rnn.compare --data ucr --set data.dataset=GunPoint --set data.batch_size=16 \
+  --families lstm_fcn,fcn --params 20000 --steps 1000 --out "$RUNS/GunPoint_lstm_fcn"
 python -m cnn_vs_rnn.compare --data sunspots --params 1200 --steps 500 --out "$RUNS/sunspots"
