@@ -213,6 +213,12 @@ def jit_init(module, rng, *args, **kwargs):
   return jax.jit(functools.partial(module.init, **static))(rng, *args, **arrays)
 
 
+def jit_apply(module):
+  """`module.apply` compiled, with `train` static (one program per shape and mode)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.jit(module.apply, static_argnames='train')
+
+
 def outputs_and_vjp(f, x, w, cotangent):
   """f(x, w) and the cotangents of (x, w) for `cotangent`, as one compiled program."""
   import jax  # pylint: disable=g-import-not-at-top

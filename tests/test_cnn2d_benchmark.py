@@ -17,7 +17,7 @@ from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.data.pipeline import MappedSource
 from cnn_vs_rnn.models import cnn2d
 from cnn_vs_rnn.errors import ConfigError
-from conftest import CONFIG_DIR, REPO, check_vjp, tiny
+from conftest import CONFIG_DIR, REPO, check_vjp, jit_apply, tiny
 
 MNIST = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
 BENCH_DIR = os.path.join(CONFIG_DIR, 'bench')
@@ -242,7 +242,7 @@ def test_batch_norm_statistics_update_and_eval_uses_running_averages():
   # Eval: an example's output does not depend on the rest of the batch.
   variables = {'params': new_state.params, **new_state.model_state}
   x = dataset.split('test')['inputs'][:4]
-  apply = jax.jit(model.apply, static_argnames='train')
+  apply = jit_apply(model)
   together = apply(variables, x)
   for i in range(4):
     alone = apply(variables, x[i:i + 1])

@@ -19,7 +19,7 @@ import pytest
 from cnn_vs_rnn import models
 from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.errors import ConfigError
-from conftest import check_vjp, jit_init
+from conftest import check_vjp, jit_apply, jit_init
 
 EPS = 1e-5  # Flax BatchNorm's epsilon.
 
@@ -252,7 +252,7 @@ def test_lstm_fcn_padding_is_zeros_and_dropout_only_in_training():
   x = np.where(valid, rng.normal(size=(3, T, C)), 0.0).astype(np.float32)
   garbage = np.where(valid, x, 50.0 * rng.normal(size=x.shape)).astype(np.float32)
   variables = random_variables(model, x)
-  apply = jax.jit(model.apply, static_argnames='train')
+  apply = jit_apply(model)
   # Built for T steps: padded steps are zeroed, whatever they held.
   np.testing.assert_allclose(apply(variables, garbage, lengths=jnp.asarray(lengths)),
                              apply(variables, x, lengths=jnp.asarray(lengths)),

@@ -20,6 +20,7 @@ from cnn_vs_rnn import data, models, tasks, train
 from cnn_vs_rnn.data import DataSpec, shapes, transduction
 from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models.seq2seq import DecoderStep, shift_right
+from conftest import jit_apply
 
 V, S, T = 9, 6, 5
 SEQ2SEQ = DataSpec(input_shape=(S,), task='seq2seq', num_outputs=V, vocab_size=V,
@@ -132,7 +133,7 @@ def test_greedy_decoding_equals_an_argmax_feeding_unroll(name):
   model = build(name='seq2seq', **MODELS[name])
   src, lengths, _ = source_batch()
   variables = random_variables(model, src)
-  apply = jax.jit(model.apply, static_argnames='train')
+  apply = jit_apply(model)
   greedy = np.asarray(apply(variables, src, lengths=lengths, train=False,
                             targets=jnp.zeros((3, T), jnp.int32)))
   # Teacher forcing on the tokens chosen so far gives the next step's logits.

@@ -12,7 +12,7 @@ from cnn_vs_rnn.errors import ConfigError
 from cnn_vs_rnn.models import lru as lru_lib
 from cnn_vs_rnn.models.lru import LRU, LRUNet, linear_recurrence_TxN
 from cnn_vs_rnn.models.tcn import TCN, receptive_field
-from conftest import check_model_grads_float64, check_vjp, jit_init, outputs_and_vjp
+from conftest import check_model_grads_float64, check_vjp, jit_apply, jit_init, outputs_and_vjp
 
 SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 
@@ -20,10 +20,6 @@ SPEC = DataSpec(input_shape=(40, 1), task='classification', num_outputs=10)
 def input_grad_BxTxC(model, variables, x_BxTxC):
   """d sum(outputs) / d inputs."""
   return jax.jit(jax.grad(lambda x: jnp.sum(model.apply(variables, x))))(x_BxTxC)
-
-
-def jit_apply(model):
-  return jax.jit(model.apply, static_argnames='train')
 
 
 # ---------------------------------------------------------------------------
