@@ -62,14 +62,15 @@ from cnn_vs_rnn.models.registry import register
 from cnn_vs_rnn.models.rnn import Recurrence
 
 
-def check_sequence_input(name: str, input_shape, features, pool: str, conv_impl: str) -> None:
-  """ConfigErrors for shapes and fields shared by fcn and resnet1d."""
+def check_sequence_input(name: str, input_shape, features, pool: str | None,
+                         conv_impl: str) -> None:
+  """ConfigErrors for shapes and fields shared by fcn, resnet1d and lstm_fcn (no pool)."""
   check_conv_impl(conv_impl)
   if len(input_shape) != 2:
     raise ConfigError(f'{name} takes sequences of shape (T, C), not {tuple(input_shape)}')
   if not features:
     raise ConfigError(f'model.features={tuple(features)} must name at least one width')
-  if pool not in POOLS:
+  if pool is not None and pool not in POOLS:
     raise ConfigError(f'unknown model.pool {pool!r}; valid: {", ".join(POOLS)}')
 
 
@@ -198,7 +199,7 @@ class LSTMFCN(nn.Module):
   dtype: Any = None  # computation dtype (models/precision.py)
 
   def check_input(self, input_shape):
-    check_sequence_input('lstm_fcn', input_shape, self.features, 'mean', self.conv_impl)
+    check_sequence_input('lstm_fcn', input_shape, self.features, None, self.conv_impl)
     if len(self.features) != len(self.kernel_sizes):
       raise ConfigError(f'model.features={tuple(self.features)} and model.kernel_sizes='
                         f'{tuple(self.kernel_sizes)} must have the same length')
