@@ -74,6 +74,13 @@ def check_sequence_input(name: str, input_shape, features, pool: str | None,
     raise ConfigError(f'unknown model.pool {pool!r}; valid: {", ".join(POOLS)}')
 
 
+def check_kernel_sizes(features, kernel_sizes) -> None:
+  """A ConfigError unless there is one kernel size per width (fcn, lstm_fcn)."""
+  if len(features) != len(kernel_sizes):
+    raise ConfigError(f'model.features={tuple(features)} and model.kernel_sizes='
+                      f'{tuple(kernel_sizes)} must have the same length')
+
+
 def masked(h_BxTxC, mask_BxTx1):
   """h with the steps past each sequence's end zeroed (no mask: unchanged)."""
   return h_BxTxC if mask_BxTx1 is None else jnp.where(mask_BxTx1, h_BxTxC, 0)
@@ -92,6 +99,15 @@ class ConvNorm(nn.Module):
              impl=self.conv_impl, dtype=self.dtype, name='conv')(masked(h_BxTxC, mask_BxTx1))
     return nn.BatchNorm(use_running_average=not train, momentum=BATCH_NORM_MOMENTUM,
                         dtype=self.dtype, name='norm')(h, mask=mask_BxTx1)
+
+
+def fcn_blocks(h_BxTxC, mask_BxTx1, train: bool, features, kernel_sizes, conv_impl, dtype):
+  """The FCN's (conv -> BN -> ReLU) per width, as submodules block0, block1, ... of the
+  calling module (call it from a compact method)."""
+  for i, (f, k) in enumerate(zip(features, kernel_sizes)):
+    h_BxTxC = nn.relu(ConvNorm(int(f), int(k), conv_impl, dtype, name=f'block{i}')(
+        h_BxTxC, mask_BxTx1, train))
+  return h_BxTxC
 
 
 def step_mask(lengths, T: int):
@@ -114,9 +130,7 @@ class FCN(nn.Module):
 
   def check_input(self, input_shape):
     check_sequence_input('fcn', input_shape, self.features, self.pool, self.conv_impl)
-    if len(self.features) != len(self.kernel_sizes):
-      raise ConfigError(f'model.features={tuple(self.features)} and model.kernel_sizes='
-                        f'{tuple(self.kernel_sizes)} must have the same length')
+    check_kernel_sizes(self.features, self.kernel_sizes)
 
   def receptive_field(self) -> int:
     return 1 + sum(int(k) - 1 for k in self.kernel_sizes)
@@ -125,9 +139,7 @@ class FCN(nn.Module):
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
     h = cast(x_BxTxC, self.dtype)
     lengths_B, mask = step_mask(lengths, h.shape[1])
-    for i, (f, k) in enumerate(zip(self.features, self.kernel_sizes)):
-      h = nn.relu(ConvNorm(int(f), int(k), self.conv_impl, self.dtype,
-                           name=f'block{i}')(h, mask, train))
+    h = fcn_blocks(h, mask, train, self.features, self.kernel_sizes, self.conv_impl, self.dtype)
     return Readout(self.num_outputs, self.pool, self.dtype, name='head')(h, lengths_B)
 
 
@@ -200,9 +212,7 @@ class LSTMFCN(nn.Module):
 
   def check_input(self, input_shape):
     check_sequence_input('lstm_fcn', input_shape, self.features, None, self.conv_impl)
-    if len(self.features) != len(self.kernel_sizes):
-      raise ConfigError(f'model.features={tuple(self.features)} and model.kernel_sizes='
-                        f'{tuple(self.kernel_sizes)} must have the same length')
+    check_kernel_sizes(self.features, self.kernel_sizes)
     if not 0.0 <= self.dropout < 1.0:
       raise ConfigError(f'model.dropout={self.dropout} must be in [0, 1)')
 
@@ -210,10 +220,8 @@ class LSTMFCN(nn.Module):
   def __call__(self, x_BxTxC, lengths=None, train: bool = False):
     h = cast(x_BxTxC, self.dtype)
     lengths_B, mask = step_mask(lengths, h.shape[1])
-    conv = h
-    for i, (f, k) in enumerate(zip(self.features, self.kernel_sizes)):
-      conv = nn.relu(ConvNorm(int(f), int(k), self.conv_impl, self.dtype,
-                              name=f'block{i}')(conv, mask, train))
+    conv = fcn_blocks(h, mask, train, self.features, self.kernel_sizes, self.conv_impl,
+                      self.dtype)
     pooled_BxF = pool_sequence(conv, 'mean', lengths_B)
     shuffled_BxCxT = jnp.swapaxes(masked(h, mask), 1, 2)
     _, last_BxH = Recurrence('lstm', self.hidden_size, dtype=self.dtype, name='lstm')(
