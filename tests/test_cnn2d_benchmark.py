@@ -17,7 +17,7 @@ from cnn_vs_rnn.data import DataSpec
 from cnn_vs_rnn.data.pipeline import MappedSource
 from cnn_vs_rnn.models import cnn2d
 from cnn_vs_rnn.errors import ConfigError
-from conftest import CONFIG_DIR, REPO, check_vjp, jit_apply, tiny
+from conftest import CONFIG_DIR, REPO, check_vjp, jit_apply, jit_init, tiny
 
 MNIST = DataSpec(input_shape=(28, 28, 1), task='classification', num_outputs=10)
 BENCH_DIR = os.path.join(CONFIG_DIR, 'bench')
@@ -28,7 +28,7 @@ def build(spec=MNIST, **cfg):
 
 
 def init(model, shape, batch=2):
-  return jax.jit(model.init)(jax.random.key(0), jnp.zeros((batch,) + tuple(shape)))
+  return jit_init(model, jax.random.key(0), jnp.zeros((batch,) + tuple(shape)))
 
 
 def abstract_init(model, shape, batch=2):
